@@ -1,0 +1,39 @@
+# fenix: the two commands a new user needs.
+#   make run            install what is missing, build, start the chat app
+#   make run APP=timer  the timer app instead
+#   make test           install, build and run every test
+#   make test-sanitize  the same tests under ASan + UBSan (build-asan/)
+#   make bench          the benchmark suite (writes BENCHMARKS.md sections)
+
+APP ?= chat
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: deps build run test test-unit test-js test-sanitize bench clean format
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@bash scripts/build.sh $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+run: build
+	@echo "starting fenix-$(APP) (Ctrl-C to stop)"
+	@cd $(BUILD) && exec ./bin/fenix-$(APP)
+
+test: build
+	@bash scripts/test.sh $(BUILD)
+
+test-sanitize: deps
+	@bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFENIX_SANITIZE=ON
+	@FENIX_SANITIZE=1 bash scripts/test.sh build-asan
+
+bench: build
+	@bash bench/run.sh $(BUILD)
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan

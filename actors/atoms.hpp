@@ -1,0 +1,43 @@
+/// Every atom fenix defines, in one place (CAF 0.17: at most 10 characters).
+///
+/// User-facing atoms appear in channel behaviors:
+///   [=](fenix::join_atom, const std::string& topic, const fenix::payload& p)
+///   [=](fenix::in_atom, const std::string& event, const fenix::payload& p)
+///   [=](fenix::out_atom, const std::string& event, const fenix::payload& p)
+///   [=](fenix::terminate_atom, fenix::close_reason why)
+#pragma once
+
+#include <caf/atom.hpp>
+
+namespace fenix {
+
+// -- user-facing ---------------------------------------------------------------
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using in_atom = caf::atom_constant<caf::atom("in")>;
+using out_atom = caf::atom_constant<caf::atom("out")>;
+using terminate_atom = caf::atom_constant<caf::atom("terminate")>;
+using broadcast_atom = caf::atom_constant<caf::atom("broadcast")>;
+using presence_atom = caf::atom_constant<caf::atom("presence")>;
+
+// -- internal (socket <-> channel <-> pubsub <-> tracker) -----------------------
+using sys_join_atom = caf::atom_constant<caf::atom("sys_join")>;
+using sys_in_atom = caf::atom_constant<caf::atom("sys_in")>;
+using sys_leave_atom = caf::atom_constant<caf::atom("sys_leave")>;
+using sys_close_atom = caf::atom_constant<caf::atom("sys_close")>;
+using sys_out_atom = caf::atom_constant<caf::atom("sys_out")>;
+using open_atom = caf::atom_constant<caf::atom("open")>;
+using frame_atom = caf::atom_constant<caf::atom("frame")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+using count_atom = caf::atom_constant<caf::atom("count")>;
+using track_atom = caf::atom_constant<caf::atom("track")>;
+using update_atom = caf::atom_constant<caf::atom("update")>;
+using untrack_atom = caf::atom_constant<caf::atom("untrack")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using reply_atom = caf::atom_constant<caf::atom("reply")>;
+using push_atom = caf::atom_constant<caf::atom("push")>;
+
+} // namespace fenix

@@ -1,0 +1,201 @@
+// fenix-test-server: the server our integration tests (C++ and JS) drive.
+// Its channels mimic the ones in Phoenix's own integration tests
+// (protocol doc section 10.1 and the appendix), so the same scenarios can be
+// checked against fenix.
+//
+//   build/bin/fenix-test-server --port 0 [--idle-timeout-ms 200]
+//       [--max-channels 100] [--origins //example.com,...]
+//       [--max-backpressure BYTES] [--backpressure close|drop]
+//
+// Connect params: user=NAME (assigns.user), id=ID (socket id
+// "users_socket:ID"), reject=1 (403) or reject=429 (429).
+// Topics: room:* (see room() below), bench:* (echo + broadcast).
+// HTTP: POST /broadcast?topic=T&event=E with a JSON body broadcasts it from
+// the endpoint; GET /stats returns counters (actors, channels, ...).
+
+#include <caf/all.hpp>
+#include <iostream>
+
+#include <boost/json.hpp>
+
+#include "actors/fenix.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using fenix::json_object;
+namespace json = boost::json;
+
+using later_atom = caf::atom_constant<caf::atom("later")>;
+
+caf::behavior room(fenix::channel* self) {
+  return {
+    [=](fenix::join_atom, const std::string& topic, const fenix::payload&) {
+      if (topic == "room:secret")
+        return fenix::join_result::error(json_object{{"reason",
+                                                      "unauthorized"}});
+      if (topic == "room:join_crash")
+        throw std::runtime_error("join crashed on purpose");
+      self->intercept({"filtered"});
+      auto user = self->assigns()["user"];
+      self->track(json::value_to<std::string>(user),
+                  {{"online_at", "1795424107"}});
+      self->push_presence_state();
+      return fenix::join_result::ok(json_object{{"joined", true}});
+    },
+    [=](fenix::in_atom, const std::string& event,
+        const fenix::payload& p) -> fenix::reply {
+      if (p.is_binary()) {
+        self->push("binary", fenix::payload::binary(std::string("\0\1", 2)));
+        return fenix::reply::ok(fenix::payload::binary(p.bytes() + "\3\4"));
+      }
+      if (event == "new_msg") {
+        self->broadcast("new_msg", p);
+        return fenix::reply::ok();
+      }
+      if (event == "shout_others") {
+        self->broadcast_from("shout", p);
+        return fenix::reply::ok();
+      }
+      if (event == "filtered") {
+        self->broadcast("filtered", p);
+        return fenix::reply::ok();
+      }
+      if (event == "ping")
+        return fenix::reply::ok(p);
+      if (event == "error_reply")
+        return fenix::reply::error(p);
+      if (event == "push_me") {
+        self->push("pushed", p);
+        return fenix::reply::none();
+      }
+      if (event == "later") {
+        // Reply later through a saved reference, twice.
+        self->delayed_send(self, 10ms, later_atom::value, self->socket_ref());
+        return fenix::reply::none();
+      }
+      if (event == "update_meta") {
+        auto user = json::value_to<std::string>(self->assigns()["user"]);
+        self->update(user, p.object());
+        return fenix::reply::ok();
+      }
+      if (event == "stop") {
+        self->reply(self->socket_ref(), fenix::reply::ok(p));
+        self->stop();
+        return fenix::reply::none();
+      }
+      if (event == "crash")
+        throw std::runtime_error("crashed on purpose");
+      return fenix::reply::error(json_object{{"reason", "unknown event"}});
+    },
+    [=](fenix::out_atom, const std::string& event, const fenix::payload& p) {
+      // Intercepted "filtered": a client named in "skip" does not get it;
+      // the others get it with "seen_by" added, as a push.
+      auto obj = p.object();
+      auto user = self->assigns()["user"];
+      if (auto* skip = obj.if_contains("skip"); skip && *skip == user)
+        return;
+      obj["seen_by"] = user;
+      self->push(event, obj);
+    },
+    [=](later_atom, const fenix::reply_ref& ref) {
+      self->reply(ref, fenix::reply::ok(json_object{{"later", 1}}));
+      self->reply(ref, fenix::reply::ok(json_object{{"later", 2}}));
+    },
+    [=](fenix::terminate_atom, fenix::close_reason why) {
+      if (why == fenix::close_reason::left)
+        self->push("you_left", json_object{{"message", "bye!"}});
+    },
+  };
+}
+
+caf::behavior bench(fenix::channel* self) {
+  return {
+    [=](fenix::join_atom, const std::string&, const fenix::payload&) {
+      return fenix::join_result::ok();
+    },
+    [=](fenix::in_atom, const std::string& event,
+        const fenix::payload& p) -> fenix::reply {
+      if (event == "broadcast") {
+        self->broadcast("broadcast", p);
+        return fenix::reply::none();
+      }
+      return fenix::reply::ok(p);  // echo
+    },
+  };
+}
+
+fenix::connect_result connect(const fenix::connect_info& info) {
+  auto reject = info.param("reject");
+  if (reject == "1")
+    return fenix::connect_result::refuse();
+  if (!reject.empty())
+    return fenix::connect_result::refuse(std::stoi(reject));
+  auto user = info.param("user");
+  if (user.empty())
+    user = "anon";
+  auto id = info.param("id");
+  return fenix::connect_result::accept(
+    json_object{{"user", user}}, id.empty() ? "" : "users_socket:" + id);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  fenix::endpoint_options opts;
+  opts.port = 0;
+  opts.check_origin = fenix::origin_check::list;
+  opts.allowed_origins = {"//example.com"};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    std::string val = argv[i + 1];
+    if (flag == "--port")
+      opts.port = static_cast<std::uint16_t>(std::stoi(val));
+    else if (flag == "--idle-timeout-ms")
+      opts.idle_timeout = std::chrono::milliseconds(std::stol(val));
+    else if (flag == "--max-channels")
+      opts.max_channels_per_socket = std::stoul(val);
+    else if (flag == "--origins")
+      opts.allowed_origins = {val};
+    else if (flag == "--max-backpressure")
+      opts.max_backpressure = std::stoul(val);
+    else if (flag == "--backpressure")
+      opts.on_backpressure = val == "drop"
+                               ? fenix::transport::backpressure_policy::drop
+                               : fenix::transport::backpressure_policy::close;
+    else {
+      std::cerr << "unknown flag " << flag << '\n';
+      return 2;
+    }
+  }
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{cfg};
+  fenix::endpoint ep{sys, opts};
+  ep.on_connect(connect);
+  ep.channel("room:*", room);
+  ep.channel("bench:*", bench);
+  ep.route("POST", "/broadcast", [&](const fenix::transport::http_request& r) {
+    json::error_code ec;
+    auto body = json::parse(r.body, ec);
+    if (ec || !body.is_object())
+      return fenix::transport::http_response::json(400, R"({"error":"json"})");
+    ep.broadcast(r.query_param("topic"), r.query_param("event"),
+                 body.as_object());
+    return fenix::transport::http_response::json(200, "{}");
+  });
+  ep.route("GET", "/stats", [&](const fenix::transport::http_request&) {
+    auto s = ep.stats();
+    json::object o{{"connections", s.connections},
+                   {"channels", s.channels},
+                   {"actors", sys.registry().running()},
+                   {"broadcasts", s.broadcasts},
+                   {"subscriptions", ep.pubsub().stats().subscriptions.load()},
+                   {"encodes", ep.pubsub().stats().encodes.load()},
+                   {"presence_entries", s.presence_entries},
+                   {"frames_dropped", s.frames_dropped},
+                   {"slow_closes", s.slow_closes}};
+    return fenix::transport::http_response::json(200, json::serialize(o));
+  });
+  return ep.run();
+}

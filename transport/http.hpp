@@ -1,0 +1,57 @@
+/// Plain HTTP request/response values handed between the Beast transport and
+/// the rest of fenix, so that nothing outside transport/server.cpp sees Beast.
+///
+///   server.route("GET", "/health", [](const http_request&) {
+///     return http_response::json(200, R"({"status":"ok"})");
+///   });
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fenix::transport {
+
+/// Header names are stored lower-case.
+using header_map = std::multimap<std::string, std::string>;
+
+struct http_request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path plus query, as sent
+  std::string path;    // percent-decoded path without the query
+  std::string query;   // raw query string without '?'
+  header_map headers;  // lower-case names
+  std::string body;
+  std::string peer_address;
+  std::uint16_t peer_port = 0;
+
+  /// The first value of a header, or "" (name in lower case).
+  std::string header(std::string_view name) const;
+
+  /// Decoded query parameters in order (application/x-www-form-urlencoded).
+  std::vector<std::pair<std::string, std::string>> query_params() const;
+
+  /// The first value of a query parameter, or "".
+  std::string query_param(std::string_view name) const;
+};
+
+struct http_response {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  header_map headers;  // extra headers
+
+  static http_response json(int status, std::string body);
+  static http_response text(int status, std::string body);
+  static http_response empty(int status);
+};
+
+/// Percent-decodes `s` ('+' becomes a space when `plus_is_space`).
+std::string url_decode(std::string_view s, bool plus_is_space = true);
+
+/// A MIME type for a file name, by extension.
+std::string mime_type(std::string_view path);
+
+} // namespace fenix::transport
