@@ -108,6 +108,11 @@ void channel::run_terminate(close_reason why) {
 
 void channel::finish(close_reason why) {
   run_terminate(why);
+  // Leave presence now rather than when the tracker sees the exit, so a
+  // rejoin right after (duplicate join, rejoin after leave) sees a clean
+  // state. The tracker's monitor still covers crashes.
+  if (tracked_)
+    send(init_->ctx->presence->shard(topic()), untrack_atom::value, address());
   quit();
 }
 
@@ -233,7 +238,11 @@ caf::behavior channel::make_behavior() {
         ser.encode_control(init_->join_ref, topic(), "phx_close", {}));
       finish(close_reason::left);
     },
-    [this](sys_close_atom, close_reason why) { finish(why); },
+    [this](sys_close_atom, close_reason why) {
+      auto rp = make_response_promise();
+      finish(why);
+      rp.deliver(true);  // the socket waits for this on a duplicate join
+    },
     [this](sys_out_atom, const broadcast_ptr& b) { handle_out(b); },
   };
   return framework;
@@ -246,6 +255,7 @@ caf::behavior channel::make_behavior() {
 namespace fenix {
 
 void channel::track(const std::string& key, json::object meta) {
+  tracked_ = true;
   send(init_->ctx->presence->shard(topic()), track_atom::value, topic(), key,
        payload{std::move(meta)}, caf::actor_cast<caf::actor>(this));
 }

@@ -157,6 +157,7 @@ private:
   std::vector<frame> pending_;  // pushes made before the join reply
   bool joined_ = false;
   bool terminated_ = false;
+  bool tracked_ = false;  // has presence entries to drop on exit
 };
 
 } // namespace fenix

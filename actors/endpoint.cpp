@@ -190,7 +190,10 @@ endpoint::upgrade(const std::shared_ptr<endpoint_context>& ctx,
   std::string subprotocol;
   auto info = make_info(req, subprotocol);
   auto vsn = info.param("vsn");
-  const serializer* ser = negotiate(vsn);
+  // A missing vsn means 1.0.0; a vsn that is present must parse.
+  const serializer* ser = info.params.contains("vsn") && vsn.empty()
+                            ? nullptr
+                            : negotiate(vsn);
   if (ser == nullptr) {
     std::cerr << "fenix: the client's requested transport version \"" << vsn
               << "\" does not match server's version requirements\n";

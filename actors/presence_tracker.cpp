@@ -157,6 +157,9 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
         const caf::actor_addr& owner) {
       record(self, self->state.crdt->untrack(topic, key, owner.id()));
     },
+    [=](untrack_atom, const caf::actor_addr& owner) {
+      record(self, self->state.crdt->untrack_all(owner.id()));
+    },
     [=](list_atom, const std::string& topic) -> payload {
       return payload{
         presence::render_presences(self->state.crdt->list(topic))};

@@ -40,6 +40,7 @@ public:
   /// (track_atom, topic, key, payload meta, caf::actor owner),
   /// (update_atom, topic, key, payload meta, caf::actor owner),
   /// (untrack_atom, topic, key, caf::actor_addr owner),
+  /// (untrack_atom, caf::actor_addr owner) (everything of that owner),
   /// (list_atom, topic) -> payload (a Phoenix presence map).
   const caf::actor& shard(const std::string& topic) const;
 

@@ -58,24 +58,13 @@ void forget(socket_actor* self, const caf::actor_addr& who) {
   st.topics.erase(i);
 }
 
-void join(socket_actor* self, message m) {
+// Spawns the channel and waits for its join (Phoenix's socket waits for
+// join/3: later frames queue behind it). `old_join_ref` is set when this
+// join replaced a channel: its phx_close follows the new join's reply.
+void start_join(socket_actor* self, message m, const channel_fn& fn,
+                std::optional<std::string> old_join_ref) {
   auto& st = self->state;
   auto& ctx = st.init->ctx;
-  const channel_fn* fn = ctx->find_route(m.topic);
-  if (fn == nullptr) {
-    std::cerr << "fenix: ignoring unmatched topic \"" << m.topic << "\"\n";
-    return reply_error(self, std::nullopt, m, "unmatched topic");
-  }
-  // A join for a joined topic replaces the old channel (duplicate join).
-  std::optional<channel_entry> old;
-  if (auto i = st.channels.find(m.topic); i != st.channels.end()) {
-    old = i->second;
-    st.topics.erase(old->handle.address());
-    st.channels.erase(i);
-    self->unlink_from(old->handle);
-    self->send(old->handle, sys_close_atom::value,
-               close_reason::duplicate_join);
-  }
   if (st.channels.size() >= ctx->opts.max_channels_per_socket)
     return reply_error(self, m.join_ref, m, "too many channels joined");
   auto init = std::make_shared<channel_init>();
@@ -86,11 +75,15 @@ void join(socket_actor* self, message m) {
   init->ser = st.init->ser;
   init->assigns = st.init->assigns;
   init->socket_id = st.init->id;
-  init->fn = *fn;
+  init->fn = fn;
   auto ch = self->spawn<channel, caf::linked>(init);
   auto topic = m.topic;
   auto join_ref = init->join_ref;
-  // Phoenix's socket waits for join/3: later frames queue behind it.
+  auto close_old = [self, topic, old_join_ref] {
+    if (old_join_ref)
+      self->state.conn->send(ser(self).encode_control(*old_join_ref, topic,
+                                                      "phx_close", {}));
+  };
   self->request(ch, caf::infinite, sys_join_atom::value, m.payload,
                 m.join_ref, m.ref)
     .await(
@@ -100,18 +93,42 @@ void join(socket_actor* self, message m) {
           st.channels[topic] = channel_entry{ch, join_ref};
           st.topics[ch.address()] = topic;
         }
-        if (old)
-          st.conn->send(ser(self).encode_control(old->join_ref, topic,
-                                                 "phx_close", {}));
+        close_old();
       },
       [=](caf::error&) {
         // join threw: the channel is gone; the client gets "join crashed".
         send_reply(self, m.join_ref, m.ref, topic, reply_status::error,
                    json::object{{"reason", "join crashed"}});
-        if (old)
-          self->state.conn->send(ser(self).encode_control(
-            old->join_ref, topic, "phx_close", {}));
+        close_old();
       });
+}
+
+void join(socket_actor* self, message m) {
+  auto& st = self->state;
+  const channel_fn* fn = st.init->ctx->find_route(m.topic);
+  if (fn == nullptr) {
+    std::cerr << "fenix: ignoring unmatched topic \"" << m.topic << "\"\n";
+    return reply_error(self, std::nullopt, m, "unmatched topic");
+  }
+  auto i = st.channels.find(m.topic);
+  if (i == st.channels.end())
+    return start_join(self, std::move(m), *fn, std::nullopt);
+  // A join for a joined topic replaces the old channel (duplicate join):
+  // stop it and wait (at most 5 s, as Phoenix) before the new join.
+  auto old = i->second;
+  st.topics.erase(old.handle.address());
+  st.channels.erase(i);
+  self->unlink_from(old.handle);
+  auto next = [self, m, fn, jr = old.join_ref]() mutable {
+    start_join(self, std::move(m), *fn, jr);
+  };
+  self->request(old.handle, std::chrono::seconds(5), sys_close_atom::value,
+                close_reason::duplicate_join)
+    .await([next](bool) mutable { next(); },
+           [next, h = old.handle, self](caf::error&) mutable {
+             self->send_exit(h, caf::exit_reason::kill);
+             next();
+           });
 }
 
 void route(socket_actor* self, message m) {

@@ -1,6 +1,5 @@
 #include "transport/serializer.hpp"
 
-#include <cctype>
 
 #include "transport/json_text.hpp"
 
@@ -16,31 +15,83 @@ const serializer& serializer_for(protocol_version v) {
 
 namespace {
 
-// Parses "MAJOR.MINOR.PATCH" (with an optional -pre/+build suffix).
-bool parse_semver(std::string_view s, int& major, int& minor) {
-  int parts[3] = {-1, -1, -1};
-  std::size_t i = 0;
-  for (int p = 0; p < 3; ++p) {
-    if (i >= s.size() || !std::isdigit(static_cast<unsigned char>(s[i])))
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+bool is_ident_char(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+         || c == '-';
+}
+
+// A SemVer number: digits without a leading zero.
+bool parse_number(std::string_view s, std::size_t& i, long& out) {
+  auto start = i;
+  out = 0;
+  while (i < s.size() && is_digit(s[i])) {
+    if (i - start > 9)
       return false;
-    long v = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
-      v = v * 10 + (s[i] - '0');
-      if (v > 1'000'000)
-        return false;
-      ++i;
-    }
-    parts[p] = static_cast<int>(v);
-    if (p < 2) {
-      if (i >= s.size() || s[i] != '.')
-        return false;
-      ++i;
-    }
+    out = out * 10 + (s[i] - '0');
+    ++i;
   }
-  if (i != s.size() && s[i] != '-' && s[i] != '+')
+  auto len = i - start;
+  return len > 0 && !(len > 1 && s[start] == '0');
+}
+
+// Dot-separated non-empty identifiers; numeric ones without leading zeros
+// when `numeric_rule` (pre-release) is set.
+bool parse_idents(std::string_view s, bool numeric_rule) {
+  if (s.empty())
     return false;
-  major = parts[0];
-  minor = parts[1];
+  std::size_t start = 0;
+  for (;;) {
+    auto dot = s.find('.', start);
+    auto part = s.substr(start, dot == std::string_view::npos
+                                  ? std::string_view::npos
+                                  : dot - start);
+    if (part.empty())
+      return false;
+    bool all_digits = true;
+    for (char c : part) {
+      if (!is_ident_char(c))
+        return false;
+      all_digits = all_digits && is_digit(c);
+    }
+    if (numeric_rule && all_digits && part.size() > 1 && part[0] == '0')
+      return false;
+    if (dot == std::string_view::npos)
+      return true;
+    start = dot + 1;
+  }
+}
+
+// "MAJOR.MINOR.PATCH[-pre][+build]" as Elixir's Version parses it.
+struct semver {
+  long major = 0;
+  long minor = 0;
+  long patch = 0;
+  bool pre = false;
+};
+
+bool parse_semver(std::string_view s, semver& v) {
+  std::size_t i = 0;
+  if (!parse_number(s, i, v.major) || i >= s.size() || s[i++] != '.')
+    return false;
+  if (!parse_number(s, i, v.minor) || i >= s.size() || s[i++] != '.')
+    return false;
+  if (!parse_number(s, i, v.patch))
+    return false;
+  auto rest = s.substr(i);
+  auto plus = rest.find('+');
+  auto pre = rest.substr(0, plus);
+  if (!pre.empty()) {
+    if (pre[0] != '-' || !parse_idents(pre.substr(1), true))
+      return false;
+    v.pre = true;
+  }
+  if (plus != std::string_view::npos && !parse_idents(rest.substr(plus + 1),
+                                                      false))
+    return false;
   return true;
 }
 
@@ -49,15 +100,55 @@ bool parse_semver(std::string_view s, int& major, int& minor) {
 const serializer* negotiate(std::string_view vsn) {
   if (vsn.empty())
     vsn = "1.0.0";
-  int major = 0;
-  int minor = 0;
-  if (!parse_semver(vsn, major, minor))
+  semver v;
+  if (!parse_semver(vsn, v))
     return nullptr;
-  if (major == 1 && minor == 0)
+  // "~> X.0.0" is ">= X.0.0 and < X.1.0-0": X.0.0-pre sorts below X.0.0.
+  if (v.minor != 0 || (v.pre && v.patch == 0))
+    return nullptr;
+  if (v.major == 1)
     return &v1_json_serializer_instance();
-  if (major == 2 && minor == 0)
+  if (v.major == 2)
     return &v2_json_serializer_instance();
   return nullptr;
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n;
+    std::uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size())
+      return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr std::uint32_t min_cp[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
 }
 
 namespace json_text {

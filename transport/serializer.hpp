@@ -74,10 +74,15 @@ public:
 };
 
 /// The serializer for a `vsn` query value, or nullptr if it is refused.
-/// Missing vsn means "1.0.0"; only 1.0.x and 2.0.x are accepted.
+/// Pass "" for a missing vsn (it means "1.0.0"); only versions matching
+/// "~> 1.0.0" or "~> 2.0.0" under Elixir's Version rules are accepted.
 const serializer* negotiate(std::string_view vsn);
 
 /// The shared instance of each version.
 const serializer& serializer_for(protocol_version v);
+
+/// True if `s` is valid UTF-8 (no overlongs, surrogates or values past
+/// U+10FFFF).
+bool valid_utf8(std::string_view s);
 
 } // namespace fenix

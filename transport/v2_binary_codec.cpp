@@ -49,6 +49,9 @@ decode_result decode(std::string_view data) {
     fields[i] = data.substr(pos, lens[i]);
     pos += lens[i];
   }
+  for (auto& f : fields)
+    if (!valid_utf8(f))
+      return decode_error{"binary frame header is not valid UTF-8"};
   message m;
   // An empty join_ref or ref stands for null (the client never sends "").
   if (!fields[0].empty())
