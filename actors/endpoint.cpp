@@ -8,7 +8,9 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/authorize.hpp"
 #include "actors/endpoint_context.hpp"
+#include "actors/longpoll.hpp"
 #include "actors/origin.hpp"
 #include "actors/presence_tracker.hpp"
 #include "actors/socket.hpp"
@@ -163,6 +165,15 @@ endpoint::endpoint(caf::actor_system& sys, endpoint_options opts)
                      [ctx = ctx_](const transport::http_request& req) {
                        return upgrade(ctx, req);
                      });
+  if (ctx_->opts.longpoll) {
+    longpoll_ = std::make_unique<class longpoll>(ctx_);
+    server_->route_async(ctx_->opts.socket_path + "/longpoll",
+                         [lp = longpoll_.get()](
+                           const transport::http_request& req,
+                           transport::http_responder respond) {
+                           lp->handle(req, std::move(respond));
+                         });
+  }
   route("GET", "/health", [](const transport::http_request&) {
     return transport::http_response::json(200, R"({"status":"ok"})");
   });
@@ -174,21 +185,25 @@ endpoint::~endpoint() {
   ctx_->shutdown();
 }
 
-transport::upgrade_result
-endpoint::upgrade(const std::shared_ptr<endpoint_context>& ctx,
-                  const transport::http_request& req) {
+std::variant<int, socket_init>
+authorize(const std::shared_ptr<endpoint_context>& ctx,
+          const transport::http_request& req, std::string& subprotocol) {
   auto& opts = ctx->opts;
   auto refuse = [&](int status, const std::string& why) {
     if (opts.log_connects || status != 403)
       std::cerr << "fenix: refused connect from " << req.peer_address << ": "
                 << why << '\n';
-    return transport::upgrade_result::refuse(status);
+    return status;
   };
   auto origin = req.header("origin");
   if (!origin.empty() && !origin_allowed(opts, origin, req.header("host")))
     return refuse(403, "origin " + origin + " not allowed");
-  std::string subprotocol;
   auto info = make_info(req, subprotocol);
+  if (!info.auth_token) {
+    auto header = req.header("x-phoenix-authtoken");  // long poll
+    if (!header.empty())
+      info.auth_token = header;
+  }
   auto vsn = info.param("vsn");
   // A missing vsn means 1.0.0; a vsn that is present must parse.
   const serializer* ser = info.params.contains("vsn") && vsn.empty()
@@ -197,7 +212,7 @@ endpoint::upgrade(const std::shared_ptr<endpoint_context>& ctx,
   if (ser == nullptr) {
     std::cerr << "fenix: the client's requested transport version \"" << vsn
               << "\" does not match server's version requirements\n";
-    return transport::upgrade_result::refuse(403);
+    return 403;
   }
   auto res = ctx->connect(info);
   if (!res.accepted())
@@ -205,9 +220,19 @@ endpoint::upgrade(const std::shared_ptr<endpoint_context>& ctx,
   if (opts.log_connects)
     std::cerr << "fenix: connected " << req.peer_address << " vsn " << vsn
               << '\n';
-  socket_init init{ctx, ser, res.assigns(), res.id()};
+  return socket_init{ctx, ser, res.assigns(), res.id()};
+}
+
+transport::upgrade_result
+endpoint::upgrade(const std::shared_ptr<endpoint_context>& ctx,
+                  const transport::http_request& req) {
+  std::string subprotocol;
+  auto res = authorize(ctx, req, subprotocol);
+  if (auto* status = std::get_if<int>(&res))
+    return transport::upgrade_result::refuse(*status);
   return {101, std::move(subprotocol),
-          std::make_shared<socket_bridge>(std::move(init))};
+          std::make_shared<socket_bridge>(
+            std::move(std::get<socket_init>(res)))};
 }
 
 void endpoint::channel(std::string pattern, channel_fn fn) {
@@ -271,6 +296,8 @@ int endpoint::run() {
 
 void endpoint::stop() {
   server_->stop(transport::close_code::service_restart);
+  if (longpoll_)
+    longpoll_->stop();
 }
 
 endpoint_stats endpoint::stats() const {

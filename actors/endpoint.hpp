@@ -68,6 +68,8 @@ struct endpoint_options {
   transport::close_code decode_error_close
     = transport::close_code::invalid_payload;  // 1007 (Phoenix/Cowboy: 1011)
   bool log_connects = false;     // one line per accepted/refused connect
+  bool longpoll = false;         // serve <socket_path>/longpoll (Phoenix: off)
+  std::chrono::milliseconds longpoll_window{10'000};  // GET hold time
 };
 
 /// What the connect callback sees (Phoenix connect/3 params + connect_info).
@@ -177,6 +179,7 @@ private:
 
   std::shared_ptr<endpoint_context> ctx_;
   std::unique_ptr<transport::server> server_;
+  std::unique_ptr<class longpoll> longpoll_;
 };
 
 } // namespace fenix

@@ -85,6 +85,7 @@ struct shared_state {
   std::vector<std::pair<std::string, std::pair<std::string, http_handler>>>
     routes;  // path -> (method, handler)
   std::vector<std::pair<std::string, http_handler>> prefix_routes;
+  std::vector<std::pair<std::string, async_http_handler>> async_routes;
   std::string ws_path;
   upgrade_handler on_upgrade;
 };
@@ -469,6 +470,9 @@ private:
     auto info = to_request(req, stream_.socket());
     if (!state_->ws_path.empty() && info.path == state_->ws_path)
       return on_websocket(std::move(req), std::move(info));
+    for (auto& [path, h] : state_->async_routes)
+      if (path == info.path)
+        return dispatch_async(h, info, req.keep_alive());
     send(dispatch(info), req.keep_alive());
   }
 
@@ -488,6 +492,27 @@ private:
       if (info.path.compare(0, prefix.size(), prefix) == 0)
         return safe_call(h, info);
     return http_response::text(404, "not found\n");
+  }
+
+  void dispatch_async(const async_http_handler& h, const http_request& info,
+                      bool keep_alive) {
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    auto self = shared_from_this();
+    http_responder respond = [self, once, keep_alive](http_response r) {
+      if (once->exchange(true))
+        return;
+      net::post(self->stream_.get_executor(),
+                [self, keep_alive, r = std::move(r)]() mutable {
+                  self->send(std::move(r), keep_alive);
+                });
+    };
+    try {
+      h(info, respond);
+    } catch (const std::exception& e) {
+      std::cerr << "fenix: HTTP handler for " << info.path
+                << " threw: " << e.what() << '\n';
+      respond(http_response::text(500, "internal server error\n"));
+    }
   }
 
   static http_response safe_call(const http_handler& h,
@@ -605,6 +630,10 @@ void server::route(std::string method, std::string path, http_handler h) {
 
 void server::route_prefix(std::string prefix, http_handler h) {
   impl_->state->prefix_routes.emplace_back(std::move(prefix), std::move(h));
+}
+
+void server::route_async(std::string path, async_http_handler h) {
+  impl_->state->async_routes.emplace_back(std::move(path), std::move(h));
 }
 
 void server::websocket(std::string path, upgrade_handler h) {

@@ -61,6 +61,13 @@ struct server_stats {
 };
 
 using http_handler = std::function<http_response(const http_request&)>;
+
+/// Answers an HTTP request later, from any thread, exactly once.
+using http_responder = std::function<void(http_response)>;
+
+/// A handler that answers through the responder (e.g. a long poll).
+using async_http_handler
+  = std::function<void(const http_request&, http_responder)>;
 using upgrade_handler = std::function<upgrade_result(const http_request&)>;
 
 class server {
@@ -76,6 +83,10 @@ public:
 
   /// Registers a handler for every path under `prefix` (any method).
   void route_prefix(std::string prefix, http_handler h);
+
+  /// Registers an asynchronous handler for every method on `path`. The
+  /// connection reads no further request until the responder was called.
+  void route_async(std::string path, async_http_handler h);
 
   /// Registers the WebSocket endpoint at `path`.
   void websocket(std::string path, upgrade_handler h);

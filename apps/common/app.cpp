@@ -168,6 +168,7 @@ endpoint_options endpoint_options_for(const app_flags& flags) {
   o.host = flags.host;
   o.port = flags.port;
   o.log_connects = flags.log_level == "debug";
+  o.longpoll = true;  // apps.md: long-poll at /socket/longpoll
   return o;
 }
 

@@ -6,6 +6,7 @@
 //   build/bin/fenix-test-server --port 0 [--idle-timeout-ms 200]
 //       [--max-channels 100] [--origins //example.com,...]
 //       [--max-backpressure BYTES] [--backpressure close|drop]
+//       [--longpoll-window-ms 10000]
 //
 // Connect params: user=NAME (assigns.user), id=ID (socket id
 // "users_socket:ID"), reject=1 (403) or reject=429 (429).
@@ -146,6 +147,7 @@ int main(int argc, char** argv) {
   opts.port = 0;
   opts.check_origin = fenix::origin_check::list;
   opts.allowed_origins = {"//example.com"};
+  opts.longpoll = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string val = argv[i + 1];
@@ -153,6 +155,8 @@ int main(int argc, char** argv) {
       opts.port = static_cast<std::uint16_t>(std::stoi(val));
     else if (flag == "--idle-timeout-ms")
       opts.idle_timeout = std::chrono::milliseconds(std::stol(val));
+    else if (flag == "--longpoll-window-ms")
+      opts.longpoll_window = std::chrono::milliseconds(std::stol(val));
     else if (flag == "--max-channels")
       opts.max_channels_per_socket = std::stoul(val);
     else if (flag == "--origins")
