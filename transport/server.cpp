@@ -56,12 +56,22 @@ struct shared_state;
 
 class ws_session;
 
+// Inbound flow control shared by a session and its handle: frames handed
+// to the socket actor but not yet consumed.
+struct flow_state {
+  std::atomic<std::size_t> pending{0};
+  std::atomic<bool> paused{false};
+  std::size_t max = 256;
+};
+
 // The handle actors keep: a weak reference, so that a connection that is
 // gone turns every call into a no-op.
 class ws_connection final : public connection {
 public:
-  ws_connection(std::weak_ptr<ws_session> s, http_request req)
-    : session_(std::move(s)), request_(std::move(req)) {}
+  ws_connection(std::weak_ptr<ws_session> s, std::shared_ptr<flow_state> fl,
+                http_request req)
+    : session_(std::move(s)), flow_(std::move(fl)),
+      request_(std::move(req)) {}
   void send(frame f) override;
   void close(close_code code, std::string reason) override;
   void consumed(std::size_t n) override;
@@ -69,6 +79,7 @@ public:
 
 private:
   std::weak_ptr<ws_session> session_;
+  std::shared_ptr<flow_state> flow_;
   http_request request_;
 };
 
@@ -203,19 +214,15 @@ public:
   }
 
   void do_resume() {
-    if (paused_ && !closing_
-        && pending_in_.load() < state_->opts.max_inbound_pending) {
+    if (paused_ && !closing_ && flow_->pending.load() < flow_->max) {
       paused_ = false;
       do_read();
     }
   }
 
-  std::atomic<std::size_t> pending_in_{0};
-  std::atomic<bool> paused_flag_{false};
 
   net::any_io_executor executor() { return ws_.get_executor(); }
 
-  std::size_t max_pending() const { return state_->opts.max_inbound_pending; }
 
 private:
   void on_accept(beast::error_code ec) {
@@ -229,7 +236,12 @@ private:
     state_->stats.connections.fetch_add(1);
     state_->stats.connections_total.fetch_add(1);
     last_read_ = clock_type::now();
-    handler_->on_open(std::make_shared<ws_connection>(weak_from_this(),
+    // The connect callback has seen the headers: keep only what logging
+    // and the socket need (this is per-connection memory).
+    info_.headers.clear();
+    info_.body = std::string{};
+    flow_->max = state_->opts.max_inbound_pending;
+    handler_->on_open(std::make_shared<ws_connection>(weak_from_this(), flow_,
                                                       std::move(info_)));
     info_ = http_request{};
     arm_idle_timer(state_->opts.idle_timeout);
@@ -281,14 +293,16 @@ private:
     buffer_.consume(buffer_.size());
     if (buffer_.capacity() > 64 * 1024)
       buffer_ = beast::flat_buffer{};  // do not keep a huge buffer around
-    pending_in_.fetch_add(1);
+    flow_->pending.fetch_add(1);
     handler_->on_frame(std::move(data), binary);
-    if (pending_in_.load() >= state_->opts.max_inbound_pending) {
+    if (flow_->pending.load() >= flow_->max) {
       paused_ = true;
-      paused_flag_.store(true);
+      flow_->paused.store(true);
       // Re-check: the consumer may have caught up in between.
-      if (pending_in_.load() < state_->opts.max_inbound_pending)
+      if (flow_->pending.load() < flow_->max) {
+        flow_->paused.store(false);
         do_resume();
+      }
       return;
     }
     do_read();
@@ -379,6 +393,7 @@ private:
   net::steady_timer idle_timer_;
   std::shared_ptr<shared_state> state_;
   std::shared_ptr<socket_handler> handler_;
+  std::shared_ptr<flow_state> flow_ = std::make_shared<flow_state>();
   http_request info_;
   std::string peer_;  // "address:port", for log lines
   std::deque<frame> queue_;
@@ -393,28 +408,36 @@ private:
   bool done_ = false;
 };
 
+// A session must be destroyed on its io thread: a strong reference taken
+// here is always moved into the posted handler, never dropped on the
+// caller's (actor) thread.
 void ws_connection::send(frame f) {
-  if (auto s = session_.lock())
-    net::post(s->executor(), [s, f = std::move(f)]() mutable {
+  if (auto s = session_.lock()) {
+    auto ex = s->executor();
+    net::post(ex, [s = std::move(s), f = std::move(f)]() mutable {
       s->do_send(std::move(f));
     });
+  }
 }
 
 void ws_connection::close(close_code code, std::string reason) {
-  if (auto s = session_.lock())
-    net::post(s->executor(), [s, code, r = std::move(reason)]() mutable {
+  if (auto s = session_.lock()) {
+    auto ex = s->executor();
+    net::post(ex, [s = std::move(s), code, r = std::move(reason)]() mutable {
       s->do_close(code, std::move(r));
     });
+  }
 }
 
 void ws_connection::consumed(std::size_t n) {
-  auto s = session_.lock();
-  if (!s)
-    return;
-  auto before = s->pending_in_.fetch_sub(n);
-  if (before >= s->max_pending() && before - n < s->max_pending()
-      && s->paused_flag_.exchange(false))
-    net::post(s->executor(), [s] { s->do_resume(); });
+  auto& fl = *flow_;
+  auto before = fl.pending.fetch_sub(n);
+  if (before >= fl.max && before - n < fl.max && fl.paused.exchange(false)) {
+    if (auto s = session_.lock()) {
+      auto ex = s->executor();
+      net::post(ex, [s = std::move(s)] { s->do_resume(); });
+    }
+  }
 }
 
 // -- HTTP session ---------------------------------------------------------------
@@ -496,15 +519,27 @@ private:
 
   void dispatch_async(const async_http_handler& h, const http_request& info,
                       bool keep_alive) {
-    auto once = std::make_shared<std::atomic<bool>>(false);
-    auto self = shared_from_this();
-    http_responder respond = [self, once, keep_alive](http_response r) {
-      if (once->exchange(true))
+    // The responder may be called and destroyed on any thread; the session
+    // it keeps alive is always released on its own executor.
+    struct keeper {
+      std::shared_ptr<http_session> self;
+      std::atomic<bool> used{false};
+      ~keeper() {
+        auto ex = self->stream_.get_executor();
+        net::post(ex, [s = std::move(self)] {});
+      }
+    };
+    auto k = std::make_shared<keeper>();
+    k->self = shared_from_this();
+    http_responder respond = [k, keep_alive](http_response r) {
+      if (k->used.exchange(true))
         return;
-      net::post(self->stream_.get_executor(),
-                [self, keep_alive, r = std::move(r)]() mutable {
-                  self->send(std::move(r), keep_alive);
-                });
+      auto self = k->self;
+      auto ex = self->stream_.get_executor();
+      net::post(ex, [s = std::move(self), keep_alive,
+                     r = std::move(r)]() mutable {
+        s->send(std::move(r), keep_alive);
+      });
     };
     try {
       h(info, respond);
