@@ -153,18 +153,29 @@ void channel::complete_join(const join_result& r) {
     quit();
     return;
   }
-  init_->conn->send(ser.encode_reply(join_ref, join_msg_ref_, topic(),
-                                     reply_status::ok, r.response()));
-  joined_ = true;
-  for (auto& f : pending_)
-    write(std::move(f));
-  pending_.clear();
-  pending_.shrink_to_fit();
-  init_->ctx->ps->subscribe(topic(), fenix::subscriber{caf::actor_cast<caf::actor>(
-                                                         this),
-                                                       init_->conn, init_->ser,
-                                                       intercepts_});
-  rp.deliver(true);
+  // The PubSub shard subscribes us and writes the reply itself: the reply
+  // precedes every broadcast, and no broadcast after the join is missed.
+  // Pushes wait (pending_) until the shard has done so.
+  auto reply = ser.encode_reply(join_ref, join_msg_ref_, topic(),
+                                reply_status::ok, r.response());
+  fenix::subscriber me{caf::actor_cast<caf::actor>(this), init_->conn,
+                       init_->ser, intercepts_};
+  request(init_->ctx->ps->shard(topic()), caf::infinite, subscribe_atom::value,
+          topic(), std::move(me), std::move(reply))
+    .then(
+      [this, rp](bool) mutable {
+        joined_ = true;
+        for (auto& f : pending_)
+          write(std::move(f));
+        pending_.clear();
+        pending_.shrink_to_fit();
+        rp.deliver(true);
+      },
+      [this, rp](caf::error& err) mutable {
+        std::cerr << "fenix: channel " << topic()
+                  << " could not subscribe: " << caf::to_string(err) << '\n';
+        rp.deliver(std::move(err));
+      });
 }
 
 void channel::handle_in(const std::string& event, const payload& p,

@@ -144,7 +144,8 @@ std::shared_ptr<endpoint_context> make_endpoint_context(caf::actor_system& sys,
   ctx->opts = std::move(opts);
   ctx->ps = std::make_unique<fenix::pubsub>(sys, shards);
   ctx->presence = std::make_unique<presence_tracker>(sys, *ctx->ps, shards,
-                                                     ctx->opts.presence_window);
+                                                     ctx->opts.presence_window,
+                                                     ctx->opts.node_name);
   ctx->connect = [](const connect_info&) { return connect_result::accept(); };
   return ctx;
 }
@@ -306,7 +307,7 @@ endpoint_stats endpoint::stats() const {
   s.connections = t.connections;
   s.channels = ctx_->channels.load();
   s.messages_in = ctx_->messages_in.load();
-  s.messages_out = ctx_->messages_out.load() + ctx_->ps->stats().deliveries;
+  s.messages_out = t.frames_out;  // every frame written: replies, pushes, broadcasts
   s.broadcasts = ctx_->ps->stats().broadcasts;
   s.frames_dropped = t.frames_dropped;
   s.slow_closes = t.slow_closes;

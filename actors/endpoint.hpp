@@ -64,6 +64,8 @@ struct endpoint_options {
   std::vector<std::string> allowed_origins;  // "https://a.com", "//*.b.com"
   std::size_t pubsub_shards = 0;  // 0: one per core
   std::chrono::milliseconds presence_window{20};  // diff batching window
+  std::string node_name;  // presence replica name (cluster: unique, stable
+                          // across restarts); empty: "hostname:pid#n"
   int io_threads = 1;            // asio threads (1 measured fastest)
   transport::close_code decode_error_close
     = transport::close_code::invalid_payload;  // 1007 (Phoenix/Cowboy: 1011)

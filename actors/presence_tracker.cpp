@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/cluster_presence.hpp"
 #include "actors/presence_state.hpp"
 #include "actors/pubsub.hpp"
 #include "actors/types.hpp"
@@ -20,31 +21,37 @@ struct presence_tracker::counters {
   std::atomic<std::uint64_t> diffs{0};
 };
 
-namespace {
-
-using namespace std::chrono_literals;
+namespace tracker {
 
 constexpr auto max_window = std::chrono::milliseconds{1000};
 
-struct pending_topic {
-  presence::changes changes;
-  bool scheduled = false;
-};
+void record(actor* self, presence::changes cs) {
+  auto& st = self->state;
+  for (auto& c : cs) {
+    auto delta = c.kind == presence::change_kind::join ? 1 : -1;
+    st.sizes[c.topic] += delta;
+    if (st.sizes[c.topic] <= 0)
+      st.sizes.erase(c.topic);
+    st.counters->entries.fetch_add(delta, std::memory_order_relaxed);
+    auto& p = st.pending[c.topic];
+    if (!p.scheduled) {
+      p.scheduled = true;
+      auto n = st.sizes.count(c.topic) ? st.sizes[c.topic] : 0;
+      auto w = std::min(max_window, st.window * (1 + n / 100));
+      self->delayed_send(self, w, flush_atom::value, c.topic);
+    }
+    p.changes.push_back(std::move(c));
+  }
+}
 
-struct tracker_state {
-  std::unique_ptr<presence::state> crdt;
-  const pubsub* ps = nullptr;
-  std::chrono::milliseconds window{20};
-  std::shared_ptr<presence_tracker::counters> counters;
-  std::map<std::string, pending_topic> pending;
-  std::map<std::string, std::int64_t> sizes;  // entries per topic
-  std::set<std::uint64_t> monitored;          // owner actor ids
-  std::mt19937_64 rng{std::random_device{}()};
-  std::uint16_t ref_counter = 0;
-  static inline const char* name = "fenix.presence";
-};
+} // namespace tracker
 
-using tracker_actor = caf::stateful_actor<tracker_state>;
+namespace {
+
+using namespace std::chrono_literals;
+using tracker::record;
+using tracker_state = tracker::state;
+using tracker_actor = tracker::actor;
 
 // phx_ref: URL-safe base64 of 12 bytes (time, random, counter): 16 chars.
 std::string make_ref(tracker_state& st) {
@@ -72,23 +79,31 @@ std::string make_ref(tracker_state& st) {
   return out;
 }
 
-void record(tracker_actor* self, presence::changes cs) {
-  auto& st = self->state;
-  for (auto& c : cs) {
-    auto delta = c.kind == presence::change_kind::join ? 1 : -1;
-    st.sizes[c.topic] += delta;
-    if (st.sizes[c.topic] <= 0)
-      st.sizes.erase(c.topic);
-    st.counters->entries.fetch_add(delta, std::memory_order_relaxed);
-    auto& p = st.pending[c.topic];
-    if (!p.scheduled) {
-      p.scheduled = true;
-      auto n = st.sizes.count(c.topic) ? st.sizes[c.topic] : 0;
-      auto w = std::min(max_window, st.window * (1 + n / 100));
-      self->delayed_send(self, w, flush_atom::value, c.topic);
-    }
-    p.changes.push_back(std::move(c));
+// The net effect of a batch, per entry (dot): a leave then a join of the
+// same entry (a peer down and back within one window) is no change, and so
+// is a join then a leave. Without this, the JS helper, which applies joins
+// before leaves, would drop an entry that is still there.
+presence::changes net_changes(presence::changes cs) {
+  struct seen {
+    presence::change_kind first;
+    std::size_t last;
+  };
+  std::map<presence::dot, seen> by_dot;
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    auto [it, fresh] = by_dot.try_emplace(cs[i].tag, seen{cs[i].kind, i});
+    if (!fresh)
+      it->second.last = i;
   }
+  if (by_dot.size() == cs.size())
+    return cs;
+  std::vector<bool> keep(cs.size(), false);
+  for (auto& [tag, s] : by_dot)
+    keep[s.last] = s.first == cs[s.last].kind;
+  presence::changes out;
+  for (std::size_t i = 0; i < cs.size(); ++i)
+    if (keep[i])
+      out.push_back(std::move(cs[i]));
+  return out;
 }
 
 void flush(tracker_actor* self, const std::string& topic) {
@@ -96,7 +111,7 @@ void flush(tracker_actor* self, const std::string& topic) {
   auto i = st.pending.find(topic);
   if (i == st.pending.end())
     return;
-  auto cs = std::move(i->second.changes);
+  auto cs = net_changes(std::move(i->second.changes));
   st.pending.erase(i);
   for (auto& [t, diff] : presence::render_diffs(cs)) {
     st.counters->diffs.fetch_add(1, std::memory_order_relaxed);
@@ -110,9 +125,11 @@ void watch(tracker_actor* self, const caf::actor& owner) {
 }
 
 caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
-                         const pubsub* ps, std::chrono::milliseconds window,
+                         std::uint32_t index, const pubsub* ps,
+                         std::chrono::milliseconds window,
                          std::shared_ptr<presence_tracker::counters> c) {
   auto& st = self->state;
+  st.index = index;
   st.crdt = std::make_unique<presence::state>(std::move(me));
   st.ps = ps;
   st.window = window;
@@ -165,6 +182,22 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
         presence::render_presences(self->state.crdt->list(topic))};
     },
     [=](flush_atom, const std::string& topic) { flush(self, topic); },
+    // -- cluster (see cluster_presence.hpp) --
+    [=](cl_attach_atom, std::uint64_t gossip_ms) {
+      tracker::attach(self, gossip_ms);
+    },
+    [=](cl_peer_up_atom, const std::string& node, std::uint64_t inc,
+        const caf::actor& handle) { tracker::peer_up(self, node, inc, handle); },
+    [=](cl_peer_down_atom, const std::string& node, std::uint64_t inc) {
+      tracker::peer_down(self, node, inc);
+    },
+    [=](cl_peer_gone_atom, const std::string& node, std::uint64_t inc) {
+      tracker::peer_gone(self, node, inc);
+    },
+    [=](cl_presence_atom, const presence_message& m) {
+      tracker::receive(self, m);
+    },
+    [=](cl_tick_atom) { tracker::tick(self); },
   };
 }
 
@@ -172,19 +205,32 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
 
 presence_tracker::presence_tracker(caf::actor_system& sys, const pubsub& ps,
                                    std::size_t shards,
-                                   std::chrono::milliseconds window)
+                                   std::chrono::milliseconds window,
+                                   std::string node_name)
   : counters_(std::make_shared<counters>()) {
-  auto incarnation = static_cast<std::uint64_t>(
+  // Start time in us; strictly increasing within the process, so that two
+  // trackers (e.g. two nodes in one test process) never share a replica.
+  static std::atomic<std::uint64_t> last{0};
+  auto now = static_cast<std::uint64_t>(
     std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::system_clock::now().time_since_epoch())
       .count());
-  char host[256] = "localhost";
-  ::gethostname(host, sizeof(host) - 1);
-  auto node = std::string{host} + ":" + std::to_string(::getpid());
+  auto prev = last.load();
+  while (!last.compare_exchange_weak(prev, std::max(now, prev + 1))) {
+  }
+  replica_.incarnation = std::max(now, prev + 1);
+  if (node_name.empty()) {
+    static std::atomic<int> count{0};
+    char host[256] = "localhost";
+    ::gethostname(host, sizeof(host) - 1);
+    node_name = std::string{host} + ":" + std::to_string(::getpid()) + "#"
+                + std::to_string(++count);
+  }
+  replica_.node = std::move(node_name);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, shards); ++i)
-    shards_.push_back(sys.spawn(tracker_fn,
-                                presence::replica_id{node, incarnation}, &ps,
-                                window, counters_));
+    shards_.push_back(sys.spawn(tracker_fn, replica_,
+                                static_cast<std::uint32_t>(i), &ps, window,
+                                counters_));
 }
 
 presence_tracker::~presence_tracker() {

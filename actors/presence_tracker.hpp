@@ -15,6 +15,14 @@
 /// at most 1 s, so a small room sees a diff within `window` (default 20 ms)
 /// while 5,000 users joining one topic produce a handful of diffs, not
 /// 5,000 (each of which would go to every member: O(n^2) frames).
+///
+/// Identity: the shards share one presence replica `{node, incarnation}`;
+/// `node` is `node_name` (a cluster node uses its "HOST:PORT", so that a
+/// restart is recognised as a new incarnation of the same node), or
+/// "hostname:pid#n" when empty; the incarnation is the start time in us.
+/// In a cluster (cluster.hpp) each shard replicates its CRDT with the same
+/// shard of every other node (see cluster_presence.hpp), so shard counts
+/// must match across nodes.
 #pragma once
 
 #include <atomic>
@@ -26,6 +34,8 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "actors/presence_clock.hpp"
+
 namespace fenix {
 
 class pubsub;
@@ -33,7 +43,8 @@ class pubsub;
 class presence_tracker {
 public:
   presence_tracker(caf::actor_system& sys, const pubsub& ps,
-                   std::size_t shards, std::chrono::milliseconds window);
+                   std::size_t shards, std::chrono::milliseconds window,
+                   std::string node_name = {});
   ~presence_tracker();
 
   /// The shard responsible for `topic`. It handles:
@@ -43,6 +54,12 @@ public:
   /// (untrack_atom, caf::actor_addr owner) (everything of that owner),
   /// (list_atom, topic) -> payload (a Phoenix presence map).
   const caf::actor& shard(const std::string& topic) const;
+
+  /// Every shard, in order (the cluster addresses them by index).
+  const std::vector<caf::actor>& shards() const { return shards_; }
+
+  /// This node's presence replica.
+  const presence::replica_id& replica() const { return replica_; }
 
   /// Number of tracked entries on this node (all topics).
   std::uint64_t entries() const;
@@ -55,6 +72,7 @@ public:
   struct counters;  // internal
 
 private:
+  presence::replica_id replica_;
   std::vector<caf::actor> shards_;
   std::shared_ptr<counters> counters_;
 };

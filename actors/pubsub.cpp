@@ -4,11 +4,19 @@
 #include <functional>
 #include <unordered_map>
 
+#include <boost/json/serialize.hpp>
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/cluster_protocol.hpp"
 
 namespace fenix {
+
+struct pubsub::cluster_link {
+  caf::actor node;                   // written once, before `attached`
+  std::atomic<bool> attached{false};
+  std::atomic<std::size_t> peers{0};
+};
 
 namespace {
 
@@ -104,6 +112,26 @@ caf::behavior shard_fn(shard_actor* self, std::shared_ptr<pubsub_stats> stats) {
       st.topics[topic].push_back(std::move(s));
       st.stats->subscriptions.fetch_add(1);
     },
+    // Subscribes and writes `first` (a join reply) to the connection from
+    // this shard, so that no broadcast can overtake it and none published
+    // after the join is missed.
+    [=](subscribe_atom, const std::string& topic, subscriber& s,
+        const frame& first) {
+      auto& st = self->state;
+      auto conn = s.conn;
+      auto addr = s.handle.address();
+      auto& topics = st.by_actor[addr];
+      if (std::find(topics.begin(), topics.end(), topic) == topics.end()) {
+        if (topics.empty())
+          self->monitor(s.handle);
+        topics.push_back(topic);
+        st.topics[topic].push_back(std::move(s));
+        st.stats->subscriptions.fetch_add(1);
+      }
+      if (conn)
+        conn->send(first);
+      return true;
+    },
     [=](unsub_atom, const std::string& topic, const caf::actor_addr& who) {
       auto& st = self->state;
       remove_subscription(self, who, topic);
@@ -131,7 +159,8 @@ caf::behavior shard_fn(shard_actor* self, std::shared_ptr<pubsub_stats> stats) {
 } // namespace
 
 pubsub::pubsub(caf::actor_system& sys, std::size_t n)
-  : stats_(std::make_shared<pubsub_stats>()) {
+  : stats_(std::make_shared<pubsub_stats>()),
+    link_(std::make_shared<cluster_link>()) {
   n = std::max<std::size_t>(1, n);
   for (std::size_t i = 0; i < n; ++i)
     shards_.push_back(sys.spawn(shard_fn, stats_));
@@ -174,15 +203,40 @@ void pubsub::publish(const caf::actor_addr& from, const std::string& topic,
   caf::anon_send(shard(topic), publish_atom::value, from, b);
 }
 
+void pubsub::forward(const std::string& topic, const std::string& event,
+                     const payload& p) const {
+  auto& l = *link_;
+  if (l.peers.load(std::memory_order_acquire) == 0
+      || !l.attached.load(std::memory_order_acquire))
+    return;
+  remote_broadcast rb;
+  rb.topic = topic;
+  rb.event = event;
+  rb.binary = p.is_binary();
+  rb.data = rb.binary ? p.bytes() : boost::json::serialize(p.json());
+  caf::anon_send(l.node, cl_forward_atom::value, std::move(rb));
+}
+
 void pubsub::broadcast(const std::string& topic, const std::string& event,
                        payload p) const {
+  forward(topic, event, p);
   publish(caf::actor_addr{}, topic, event, std::move(p));
 }
 
 void pubsub::broadcast_from(const caf::actor_addr& from,
                             const std::string& topic, const std::string& event,
                             payload p) const {
+  forward(topic, event, p);
   publish(from, topic, event, std::move(p));
+}
+
+void pubsub::attach_cluster(caf::actor node) {
+  link_->node = std::move(node);
+  link_->attached.store(true, std::memory_order_release);
+}
+
+void pubsub::cluster_peers(std::size_t n) const {
+  link_->peers.store(n, std::memory_order_release);
 }
 
 void pubsub::local_broadcast(const std::string& topic, const std::string& event,

@@ -14,6 +14,12 @@
 /// message instead. Shards monitor subscribers, so a dead one is removed
 /// without an unsubscribe. Messages from one publisher to one subscriber
 /// keep their order (one shard per topic, FIFO mailboxes and strands).
+///
+/// In a cluster (cluster.hpp), `broadcast` and `broadcast_from` are also
+/// handed to this node's cluster actor, which forwards them once per remote
+/// node as (topic, event, payload text); each node then dispatches locally
+/// and encodes for its own connections. `local_broadcast` never leaves the
+/// node. One publisher's broadcasts reach every node in order.
 #pragma once
 
 #include <atomic>
@@ -67,8 +73,7 @@ public:
   void broadcast_from(const caf::actor_addr& from, const std::string& topic,
                       const std::string& event, payload p) const;
 
-  /// Like broadcast, but never leaves this node (same as broadcast until
-  /// nodes are clustered).
+  /// Like broadcast, but never leaves this node.
   void local_broadcast(const std::string& topic, const std::string& event,
                        payload p) const;
 
@@ -82,12 +87,28 @@ public:
   /// Stops every shard.
   void shutdown();
 
+  // -- cluster (internal, used by cluster.cpp) --------------------------------
+
+  /// From now on, broadcasts (not local ones) also go to `node` as
+  /// (cl_forward_atom, remote_broadcast) while `cluster_peers` > 0. Call it
+  /// before the node has peers.
+  void attach_cluster(caf::actor node);
+
+  /// The number of peers up (set by the cluster actor; 0 stops forwarding).
+  void cluster_peers(std::size_t n) const;
+
+  struct cluster_link;  // internal
+
 private:
   void publish(const caf::actor_addr& from, const std::string& topic,
                const std::string& event, payload p) const;
 
+  void forward(const std::string& topic, const std::string& event,
+               const payload& p) const;
+
   std::vector<caf::actor> shards_;
   std::shared_ptr<pubsub_stats> stats_;
+  std::shared_ptr<cluster_link> link_;
 };
 
 } // namespace fenix

@@ -1,7 +1,13 @@
 // fenix-chat: rooms with history, presence and typing indicators.
 // The contract is docs/apps.md; run it with `make run`.
+//
+// In a cluster (--node-port/--join) each node keeps its own SQLite history:
+// it stores the messages sent on it and the ones it receives from other
+// nodes, so its history is complete for the time it was up.
 
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include <caf/all.hpp>
 
@@ -10,12 +16,39 @@
 #include "apps/chat/room_store.hpp"
 #include "apps/common/app.hpp"
 
+namespace {
+
+// A new_msg broadcast from another node, as the store keeps it.
+std::optional<fenix::apps::chat::chat_message>
+remote_message(const fenix::broadcast& b) {
+  if (b.event != "new_msg" || b.topic.rfind("room:", 0) != 0
+      || b.payload.is_binary() || !b.payload.json().is_object())
+    return std::nullopt;
+  auto& o = b.payload.object();
+  auto* id = o.if_contains("id");
+  auto* user = o.if_contains("user");
+  auto* body = o.if_contains("body");
+  auto* at = o.if_contains("at");
+  if (!id || !id->is_string() || !user || !user->is_string() || !body
+      || !body->is_string() || !at || !at->is_int64())
+    return std::nullopt;
+  fenix::apps::chat::chat_message m;
+  m.id = std::string{id->get_string()};
+  m.room = b.topic.substr(5);
+  m.user = std::string{user->get_string()};
+  m.body = std::string{body->get_string()};
+  m.at_ms = at->get_int64();
+  return m;
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
   using namespace fenix::apps;
   auto flags = parse_flags(argc, argv, "chat", 4000);
   if (!flags.run)
     return flags.exit_code;
-  caf::actor_system sys{system_config()};
+  caf::actor_system sys{system_config(flags)};
   caf::actor store;
   try {
     store = chat::spawn_room_store(sys, flags.db);
@@ -27,7 +60,18 @@ int main(int argc, char** argv) {
   int rc = 0;
   {
     fenix::endpoint ep{sys, endpoint_options_for(flags)};
-    mount(ep, flags);
+    std::unique_ptr<fenix::cluster> node;
+    try {
+      node = start_cluster(ep, flags, [store](const fenix::broadcast& b) {
+        if (auto m = remote_message(b))
+          caf::anon_send(store, chat::store_atom::value, std::move(*m));
+      });
+    } catch (const std::exception& e) {
+      std::cerr << "fenix-chat: " << e.what() << '\n';
+      caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+      return 1;
+    }
+    mount(ep, flags, node.get());
     ep.channel("room:*", [store](fenix::channel* self) {
       return chat::room_channel(self, store);
     });
@@ -37,6 +81,8 @@ int main(int argc, char** argv) {
       std::cerr << "fenix-chat: " << e.what() << '\n';
       rc = 1;
     }
+    if (node)
+      node->leave();
   }
   caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
   return rc;

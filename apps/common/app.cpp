@@ -33,9 +33,29 @@ void print_help(const std::string& app, std::uint16_t port) {
     << ".db; :memory: for none)\n"
     << "  --log-level LEVEL  error|warning|info|debug (default info)\n"
     << "  --static-dir DIR   the web page's files (default: the source tree)\n"
-    << "  --node-port N      cluster: port for other nodes (not available yet)\n"
-    << "  --join HOST:PORT   cluster: seed node, repeatable (not available yet)\n"
+    << "cluster (docs: examples/cluster/README.md):\n"
+    << "  --node-port N      join a cluster: this node's cluster port\n"
+    << "  --node-host HOST   address of the cluster port (default 127.0.0.1;\n"
+    << "                     other hosts need TLS or --node-insecure)\n"
+    << "  --join HOST:PORT   a member to join (repeatable); nodes learn every\n"
+    << "                     member from each other (a full mesh)\n"
+    << "  --node-cert FILE   TLS between nodes (mutual auth): PEM certificate,\n"
+    << "  --node-key FILE    its private key, and the CA that signs every\n"
+    << "  --node-ca FILE     node's certificate (all three together)\n"
+    << "  --node-insecure    allow a non-loopback --node-host without TLS\n"
+    << "  --node-heartbeat MS  heartbeat between nodes (default 200)\n"
+    << "  --node-timeout MS  a node silent this long is down (default 2000)\n"
+    << "  --gossip-period MS presence replication period (default 200)\n"
+    << "                     (a clustered node uses " << cluster_shards
+    << " PubSub/presence shards)\n"
     << "  --help             this text\n";
+}
+
+bool parse_ms(const std::string& s, std::chrono::milliseconds& out) {
+  if (s.empty() || s.size() > 7 || s.find_first_not_of("0123456789") != s.npos)
+    return false;
+  out = std::chrono::milliseconds{std::stol(s)};
+  return out.count() > 0;
 }
 
 bool parse_port(const std::string& s, std::uint16_t& out) {
@@ -102,7 +122,7 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
     if (auto eq = flag.find('='); eq != std::string::npos && flag[0] == '-') {
       value = flag.substr(eq + 1);
       flag = flag.substr(0, eq);
-    } else if (flag != "--help" && flag != "-h") {
+    } else if (flag != "--help" && flag != "-h" && flag != "--node-insecure") {
       if (i + 1 >= argc)
         return fail("missing value for " + flag);
       value = argv[++i];
@@ -136,13 +156,47 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
     } else if (flag == "--node-port") {
       if (!parse_port(value, f.node_port) || f.node_port == 0)
         return fail("invalid --node-port: " + value);
-      return fail("--node-port: clustering is not available in this build");
+    } else if (flag == "--node-host") {
+      if (value.empty())
+        return fail("invalid --node-host: empty");
+      f.node_host = value;
     } else if (flag == "--join") {
-      if (value.find(':') == std::string::npos)
+      auto colon = value.rfind(':');
+      std::uint16_t p = 0;
+      if (colon == std::string::npos || colon == 0
+          || !parse_port(value.substr(colon + 1), p) || p == 0)
         return fail("invalid --join (HOST:PORT expected): " + value);
-      return fail("--join: clustering is not available in this build");
+      f.joins.push_back(value);
+    } else if (flag == "--node-cert") {
+      f.node_cert = value;
+    } else if (flag == "--node-key") {
+      f.node_key = value;
+    } else if (flag == "--node-ca") {
+      f.node_ca = value;
+    } else if (flag == "--node-insecure") {
+      f.node_insecure = value.empty() || value == "true";
+    } else if (flag == "--node-heartbeat") {
+      if (!parse_ms(value, f.node_heartbeat))
+        return fail("invalid --node-heartbeat (milliseconds): " + value);
+    } else if (flag == "--node-timeout") {
+      if (!parse_ms(value, f.node_timeout))
+        return fail("invalid --node-timeout (milliseconds): " + value);
+    } else if (flag == "--gossip-period") {
+      if (!parse_ms(value, f.gossip))
+        return fail("invalid --gossip-period (milliseconds): " + value);
     } else {
       return fail("unknown flag " + flag + " (see --help)");
+    }
+  }
+  if (!f.clustered()
+      && (!f.joins.empty() || !f.node_cert.empty() || !f.node_key.empty()
+          || !f.node_ca.empty()))
+    return fail("the cluster flags need --node-port");
+  if (f.clustered()) {
+    try {
+      cluster::check(cluster_options_for(f));
+    } catch (const std::exception& e) {
+      return fail(std::string{"cluster: "} + e.what());
     }
   }
   if (f.secret.empty()) {
@@ -163,16 +217,55 @@ caf::actor_system_config& system_config() {
   return cfg;
 }
 
+caf::actor_system_config& system_config(const app_flags& flags) {
+  auto& cfg = system_config();
+  if (flags.clustered())
+    cluster::configure(cfg, cluster_options_for(flags));
+  return cfg;
+}
+
+cluster_options cluster_options_for(const app_flags& flags) {
+  cluster_options o;
+  o.host = flags.node_host;
+  o.port = flags.node_port;
+  o.seeds = flags.joins;
+  o.certificate = flags.node_cert;
+  o.key = flags.node_key;
+  o.ca = flags.node_ca;
+  o.insecure = flags.node_insecure;
+  o.heartbeat_interval = flags.node_heartbeat;
+  o.connection_timeout = flags.node_timeout;
+  o.gossip_period = flags.gossip;
+  return o;
+}
+
+std::unique_ptr<cluster>
+start_cluster(endpoint& ep, const app_flags& flags,
+              std::function<void(const broadcast&)> on_remote_broadcast) {
+  if (!flags.clustered())
+    return nullptr;
+  auto co = cluster_options_for(flags);
+  co.on_remote_broadcast = std::move(on_remote_broadcast);
+  auto node = std::make_unique<cluster>(ep, std::move(co));
+  std::cerr << "fenix-" << flags.app << ": cluster node " << node->address()
+            << (flags.node_cert.empty() ? "" : " (TLS)") << '\n';
+  return node;
+}
+
 endpoint_options endpoint_options_for(const app_flags& flags) {
   endpoint_options o;
   o.host = flags.host;
   o.port = flags.port;
+  if (flags.clustered()) {
+    o.node_name = cluster::address_of(cluster_options_for(flags));
+    o.pubsub_shards = cluster_shards;
+  }
   o.log_connects = flags.log_level == "debug";
   o.longpoll = true;  // apps.md: long-poll at /socket/longpoll
   return o;
 }
 
-void mount(endpoint& ep, const app_flags& flags) {
+void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
   auto secret = flags.secret;
   ep.on_connect([secret](const connect_info& info) {
     auto token = info.param("token");
@@ -199,7 +292,7 @@ void mount(endpoint& ep, const app_flags& flags) {
     return http_response::json(
       200, json::serialize(json::object{{"token", token}, {"username", user}}));
   });
-  ep.route("GET", "/metrics", [&ep](const http_request&) {
+  ep.route("GET", "/metrics", [&ep, node](const http_request&) {
     auto s = ep.stats();
     std::string out;
     out += metric("fenix_connections", "Open WebSocket connections",
@@ -219,7 +312,9 @@ void mount(endpoint& ep, const app_flags& flags) {
                   "counter");
     out += metric("fenix_presence_entries", "Tracked presence entries",
                   s.presence_entries);
-    out += metric("fenix_cluster_nodes", "Nodes in the cluster (this one)", 1);
+    out += metric("fenix_cluster_nodes",
+                  "Nodes in the cluster as seen from here (this one included)",
+                  node ? node->nodes() : 1);
     return http_response{200, "text/plain; version=0.0.4; charset=utf-8",
                          std::move(out), {}};
   });

@@ -5,20 +5,27 @@
 ///   int main(int argc, char** argv) {
 ///     auto flags = fenix::apps::parse_flags(argc, argv, "chat", 4000);
 ///     if (!flags.run) return flags.exit_code;
-///     caf::actor_system sys{fenix::apps::system_config()};
+///     caf::actor_system sys{fenix::apps::system_config(flags)};
 ///     fenix::endpoint ep{sys, fenix::apps::endpoint_options_for(flags)};
-///     fenix::apps::mount(ep, flags);   // /api/session, /metrics, /, ...
+///     auto node = fenix::apps::start_cluster(ep, flags);  // null: no cluster
+///     fenix::apps::mount(ep, flags, node.get());  // /api/session, /metrics..
 ///     ep.channel("room:*", ...);
-///     return ep.run();
+///     auto rc = ep.run();
+///     if (node) node->leave();   // peers drop our presences at once
+///     return rc;
 ///   }
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/actor_system_config.hpp>
 
+#include "actors/cluster.hpp"
 #include "actors/endpoint.hpp"
 
 namespace fenix::apps {
@@ -32,10 +39,22 @@ struct app_flags {
   std::string secret;  // --secret, else FENIX_SECRET, else random
   std::string db;      // SQLite path; ":memory:" for none
   std::string log_level = "info";
-  std::uint16_t node_port = 0;     // cluster: this node's port
-  std::vector<std::string> joins;  // cluster: HOST:PORT seeds
   std::string static_dir;          // the page's files
+  // -- cluster (see actors/cluster.hpp) --
+  std::string node_host = "127.0.0.1";  // cluster port's address
+  std::uint16_t node_port = 0;          // 0: not clustered
+  std::vector<std::string> joins;       // HOST:PORT seeds
+  std::string node_cert, node_key, node_ca;  // TLS, mutual auth
+  bool node_insecure = false;           // plaintext on a non-loopback host
+  std::chrono::milliseconds node_heartbeat{200};
+  std::chrono::milliseconds node_timeout{2000};
+  std::chrono::milliseconds gossip{200};
+
+  bool clustered() const { return node_port != 0; }
 };
+
+/// PubSub and presence shards of a clustered app (must match across nodes).
+constexpr std::size_t cluster_shards = 4;
 
 /// Parses the flags of docs/apps.md; prints --help or a one-line error.
 app_flags parse_flags(int argc, char** argv, const std::string& app,
@@ -44,12 +63,27 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
 /// A CAF config sized for this machine (2 scheduler threads).
 caf::actor_system_config& system_config();
 
+/// The same, plus what a cluster node needs when `flags.clustered()`
+/// (middleman, heartbeat, TLS, message types). Call once.
+caf::actor_system_config& system_config(const app_flags& flags);
+
 endpoint_options endpoint_options_for(const app_flags& flags);
+
+/// The cluster options the flags describe.
+cluster_options cluster_options_for(const app_flags& flags);
+
+/// Joins the cluster when `flags.clustered()` (null otherwise);
+/// `on_remote_broadcast` sees every broadcast from another node. Throws
+/// std::runtime_error if the cluster port cannot be opened.
+std::unique_ptr<cluster>
+start_cluster(endpoint& ep, const app_flags& flags,
+              std::function<void(const broadcast&)> on_remote_broadcast = {});
 
 /// Mounts GET / and /assets/*, POST /api/session, GET /metrics, and the
 /// connect callback: `token` must be a valid HS256 JWT signed with the
 /// secret; the socket gets assigns {"user": sub} and id users_socket:sub.
-void mount(endpoint& ep, const app_flags& flags);
+/// With `node`, /metrics counts the cluster's nodes.
+void mount(endpoint& ep, const app_flags& flags, const cluster* node = nullptr);
 
 /// Milliseconds since the epoch.
 std::int64_t now_ms();

@@ -2,6 +2,7 @@
 // The contract is docs/apps.md; run it with `make run APP=timer`.
 
 #include <iostream>
+#include <memory>
 
 #include <caf/all.hpp>
 
@@ -15,7 +16,7 @@ int main(int argc, char** argv) {
   auto flags = parse_flags(argc, argv, "timer", 4001);
   if (!flags.run)
     return flags.exit_code;
-  caf::actor_system sys{system_config()};
+  caf::actor_system sys{system_config(flags)};
   int rc = 0;
   {
     fenix::endpoint ep{sys, endpoint_options_for(flags)};
@@ -27,7 +28,15 @@ int main(int argc, char** argv) {
                 << e.what() << '\n';
       return 1;
     }
-    mount(ep, flags);
+    std::unique_ptr<fenix::cluster> node;
+    try {
+      node = start_cluster(ep, flags);
+    } catch (const std::exception& e) {
+      std::cerr << "fenix-timer: " << e.what() << '\n';
+      caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+      return 1;
+    }
+    mount(ep, flags, node.get());
     ep.channel("timers:*", [registry](fenix::channel* self) {
       return timer::timer_channel(self, registry);
     });
@@ -37,6 +46,8 @@ int main(int argc, char** argv) {
       std::cerr << "fenix-timer: " << e.what() << '\n';
       rc = 1;
     }
+    if (node)
+      node->leave();
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   }
   return rc;

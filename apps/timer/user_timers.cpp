@@ -68,6 +68,7 @@ payload row(const timer& t) {
 struct live_timer {
   timer t;
   std::int64_t deadline_ms = 0;  // when running
+  std::uint64_t generation = 0;  // stale ticks (before pause) are ignored
 };
 
 struct user_state {
@@ -77,7 +78,7 @@ struct user_state {
   caf::actor store;
   std::map<std::string, live_timer> timers;  // active only
   std::vector<std::string> order;            // creation order
-  bool ticking = false;
+  std::uint64_t generations = 0;
   static inline const char* name = "fenix.timer.user";
 };
 
@@ -91,14 +92,20 @@ void persist(user_actor* self, const timer& t) {
   self->send(self->state.store, save_atom::value, row(t));
 }
 
-void start_ticking(user_actor* self) {
-  if (!self->state.ticking) {
-    self->state.ticking = true;
-    self->delayed_send(self, 1s, tick_atom::value);
-  }
+// Each running timer ticks on its own phase: when its remaining whole
+// seconds drop by one, i.e. at deadline - (remaining - 1) s.
+void schedule_tick(user_actor* self, live_timer& lt) {
+  lt.generation = ++self->state.generations;
+  auto left = lt.deadline_ms - now_ms();
+  auto secs = std::max<std::int64_t>(0, (left + 999) / 1000);
+  auto wait = std::max<std::int64_t>(0, left - (secs - 1) * 1000);
+  if (secs <= 0)
+    wait = 0;
+  self->delayed_send(self, std::chrono::milliseconds(wait), tick_atom::value,
+                     lt.t.id, lt.generation);
 }
 
-void drop(user_actor* self, const std::string& id) {
+void drop(user_actor* self, std::string id) {  // by value: erase frees it
   auto& st = self->state;
   st.timers.erase(id);
   st.order.erase(std::remove(st.order.begin(), st.order.end(), id),
@@ -115,30 +122,21 @@ void complete(user_actor* self, live_timer& lt) {
   drop(self, lt.t.id);
 }
 
-void tick(user_actor* self) {
+void tick(user_actor* self, const std::string& id, std::uint64_t gen) {
   auto& st = self->state;
-  st.ticking = false;
-  auto now = now_ms();
-  bool any = false;
-  auto ids = st.order;
-  for (auto& id : ids) {
-    auto i = st.timers.find(id);
-    if (i == st.timers.end() || i->second.t.status != status_running)
-      continue;
-    auto& lt = i->second;
-    auto left = lt.deadline_ms - now;
-    int secs = static_cast<int>(std::max<std::int64_t>(0, (left + 999) / 1000));
-    if (secs <= 0) {
-      complete(self, lt);
-      continue;
-    }
-    any = true;
-    lt.t.remaining = secs;
-    st.ps->broadcast(st.topic, "timers:tick",
-                     json::object{{"id", lt.t.id}, {"remaining_time", secs}});
-  }
-  if (any)
-    start_ticking(self);
+  auto i = st.timers.find(id);
+  if (i == st.timers.end() || i->second.generation != gen
+      || i->second.t.status != status_running)
+    return;
+  auto& lt = i->second;
+  auto left = lt.deadline_ms - now_ms();
+  int secs = static_cast<int>(std::max<std::int64_t>(0, (left + 999) / 1000));
+  if (secs <= 0)
+    return complete(self, lt);
+  lt.t.remaining = secs;
+  st.ps->broadcast(st.topic, "timers:tick",
+                   json::object{{"id", lt.t.id}, {"remaining_time", secs}});
+  schedule_tick(self, lt);
 }
 
 fenix::reply command(user_actor* self, const std::string& event,
@@ -168,8 +166,8 @@ fenix::reply command(user_actor* self, const std::string& event,
     st.ps->broadcast(st.topic, "timers:started", to_json(lt.t));
     auto id = lt.t.id;
     st.order.push_back(id);
-    st.timers.emplace(id, std::move(lt));
-    start_ticking(self);
+    auto& stored = st.timers.emplace(id, std::move(lt)).first->second;
+    schedule_tick(self, stored);
     return fenix::reply::ok(json::object{{"id", id}});
   }
   auto* idv = o.if_contains("id");
@@ -190,6 +188,7 @@ fenix::reply command(user_actor* self, const std::string& event,
       std::max<std::int64_t>(0, (lt.deadline_ms - now + 999) / 1000));
     lt.t.status = std::string{status_paused};
     lt.t.updated_at_ms = now;
+    lt.generation = ++st.generations;  // cancels the pending tick
     persist(self, lt.t);
     st.ps->broadcast(st.topic, "timers:paused", to_json(lt.t));
   } else if (event == "timers:resume") {
@@ -200,7 +199,7 @@ fenix::reply command(user_actor* self, const std::string& event,
     lt.deadline_ms = now + 1000LL * lt.t.remaining;
     persist(self, lt.t);
     st.ps->broadcast(st.topic, "timers:resumed", to_json(lt.t));
-    start_ticking(self);
+    schedule_tick(self, lt);
   } else {
     lt.t.status = std::string{status_stopped};
     lt.t.updated_at_ms = now;
@@ -220,11 +219,16 @@ caf::behavior user_fn(user_actor* self, std::string user, const pubsub* ps,
   st.store = std::move(store);
   auto now = now_ms();
   for (auto& t : loaded) {
-    live_timer lt{t, now + 1000LL * t.remaining};
+    if (t.status == status_running && t.remaining <= 0) {
+      // It ran out while the server was down: completed, not listed.
+      self->send(st.store, remove_atom::value, t.id);
+      continue;
+    }
+    live_timer lt{t, now + 1000LL * t.remaining, 0};
     st.order.push_back(t.id);
-    st.timers.emplace(t.id, std::move(lt));
+    auto& stored = st.timers.emplace(t.id, std::move(lt)).first->second;
     if (t.status == status_running)
-      start_ticking(self);
+      schedule_tick(self, stored);
   }
   return {
     [=](list_atom) -> payload {
@@ -236,7 +240,9 @@ caf::behavior user_fn(user_actor* self, std::string user, const pubsub* ps,
     [=](command_atom, const std::string& event, const payload& p) {
       return command(self, event, p);
     },
-    [=](tick_atom) { tick(self); },
+    [=](tick_atom, const std::string& id, std::uint64_t gen) {
+      tick(self, id, gen);
+    },
   };
 }
 
@@ -252,6 +258,20 @@ caf::behavior registry_fn(caf::stateful_actor<registry_state>* self,
                           const pubsub* ps, std::shared_ptr<timer_store> db) {
   auto& st = self->state;
   st.store = self->spawn<caf::detached + caf::linked>(store_fn, db);
+  // A user actor that fails is forgotten (and respawned on next use); it
+  // must not take the registry and every other user down with it.
+  self->set_exit_handler([self](caf::exit_msg& em) {
+    auto& users = self->state.users;
+    for (auto i = users.begin(); i != users.end(); ++i)
+      if (i->second.address() == em.source) {
+        users.erase(i);
+        return;
+      }
+    if (em.reason)
+      self->quit(em.reason);  // the store failed, or we are told to stop
+    else if (em.source != self->state.store.address())
+      self->quit();
+  });
   std::map<std::string, std::vector<timer>> by_user;
   for (auto& t : db->load_active(now_ms()))
     by_user[t.user].push_back(t);

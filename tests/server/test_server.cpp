@@ -6,7 +6,7 @@
 //   build/bin/fenix-test-server --port 0 [--idle-timeout-ms 200]
 //       [--max-channels 100] [--origins //example.com,...]
 //       [--max-backpressure BYTES] [--backpressure close|drop]
-//       [--longpoll-window-ms 10000]
+//       [--longpoll-window-ms 10000] [--backpressure-stall-ms 1000]
 //
 // Connect params: user=NAME (assigns.user), id=ID (socket id
 // "users_socket:ID"), reject=1 (403) or reject=429 (429).
@@ -161,6 +161,8 @@ int main(int argc, char** argv) {
       opts.max_channels_per_socket = std::stoul(val);
     else if (flag == "--origins")
       opts.allowed_origins = {val};
+    else if (flag == "--backpressure-stall-ms")
+      opts.backpressure_stall = std::chrono::milliseconds(std::stol(val));
     else if (flag == "--max-backpressure")
       opts.max_backpressure = std::stoul(val);
     else if (flag == "--backpressure")

@@ -150,7 +150,8 @@ function addMessage({id, user, body, at}){
 
   li.append(time, " ", who, " ", text)
   list.append(li)
-  li.scrollIntoView({block: "nearest"})
+  // Scroll the list only (scrollIntoView would scroll the whole page too).
+  list.scrollTop = list.scrollHeight
 }
 
 function onSend(event){
