@@ -44,39 +44,6 @@ private:
   caf::actor actor_;
 };
 
-// Standard base64 without padding, as phoenix.js encodes the auth token.
-std::optional<std::string> base64_decode(std::string_view in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z')
-      return c - 'A';
-    if (c >= 'a' && c <= 'z')
-      return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-      return c - '0' + 52;
-    if (c == '+' || c == '-')
-      return 62;
-    if (c == '/' || c == '_')
-      return 63;
-    return -1;
-  };
-  while (!in.empty() && in.back() == '=')
-    in.remove_suffix(1);
-  std::string out;
-  int bits = 0;
-  unsigned buf = 0;
-  for (char c : in) {
-    int v = val(c);
-    if (v < 0)
-      return std::nullopt;
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xff));
-    }
-  }
-  return out;
-}
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
@@ -109,7 +76,7 @@ connect_info make_info(const transport::http_request& req,
     rest = comma == std::string_view::npos ? std::string_view{}
                                            : rest.substr(comma + 1);
     if (item.rfind(prefix, 0) == 0)
-      info.auth_token = base64_decode(std::string_view{item}.substr(
+      info.auth_token = transport::base64_decode(std::string_view{item}.substr(
         prefix.size()));
     else if (item == "phoenix")
       subprotocol = "phoenix";

@@ -50,38 +50,6 @@ std::string random_token() {
   return out;
 }
 
-std::optional<std::string> base64_decode(std::string_view in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z')
-      return c - 'A';
-    if (c >= 'a' && c <= 'z')
-      return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-      return c - '0' + 52;
-    if (c == '+')
-      return 62;
-    if (c == '/')
-      return 63;
-    return -1;
-  };
-  while (!in.empty() && (in.back() == '=' || in.back() == '\r'))
-    in.remove_suffix(1);
-  std::string out;
-  int bits = 0;
-  unsigned buf = 0;
-  for (char c : in) {
-    int v = val(c);
-    if (v < 0)
-      return std::nullopt;
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xff));
-    }
-  }
-  return out;
-}
 
 // One long-poll session: the socket actor's connection.
 class lp_session final : public transport::connection,
@@ -320,7 +288,7 @@ void longpoll::handle(const http_request& req, http_responder respond) {
           continue;
         if (line.front() == '[') {
           frames.emplace_back(std::string{line}, false);
-        } else if (auto bin = base64_decode(line)) {
+        } else if (auto bin = transport::base64_decode(line)) {  // binary
           frames.emplace_back(std::move(*bin), true);
         } else {
           return respond(lp_status(400));

@@ -76,6 +76,40 @@ std::string url_decode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
+std::optional<std::string> base64_decode(std::string_view in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z')
+      return c - 'A';
+    if (c >= 'a' && c <= 'z')
+      return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+      return c - '0' + 52;
+    if (c == '+' || c == '-')
+      return 62;
+    if (c == '/' || c == '_')
+      return 63;
+    return -1;
+  };
+  while (!in.empty() && in.back() == '=')
+    in.remove_suffix(1);
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  int bits = 0;
+  unsigned buf = 0;
+  for (char c : in) {
+    int v = val(c);
+    if (v < 0)
+      return std::nullopt;
+    buf = (buf << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buf >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
 std::string mime_type(std::string_view path) {
   auto dot = path.rfind('.');
   auto ext = dot == std::string_view::npos ? std::string_view{}

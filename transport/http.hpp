@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,10 @@ struct http_response {
 
 /// Percent-decodes `s` ('+' becomes a space when `plus_is_space`).
 std::string url_decode(std::string_view s, bool plus_is_space = true);
+
+/// Decodes base64, standard or URL-safe alphabet, padding optional;
+/// nullopt on any other character.
+std::optional<std::string> base64_decode(std::string_view s);
 
 /// A MIME type for a file name, by extension.
 std::string mime_type(std::string_view path);
