@@ -9,11 +9,11 @@
 ///   auto joined = sock->join("room:lobby");
 ///   REQUIRE(joined.status == "ok");
 ///   auto ref = sock->push("room:lobby", "ping", json::object{{"n", 1}});
-///   auto r = sock->expect_reply(ref);          // waits up to 1 s
+///   auto r = sock->expect_reply(ref);          // waits up to 5 s
 ///   REQUIRE(r.response == json::object{{"n", 1}});  // binary: r.raw.payload
 ///   sock->expect_broadcast("room:lobby", "new_msg");
 ///
-/// Every expect_* waits with a timeout and throws fenix::testing::timeout
+/// Every expect_* waits (5 s by default) and throws fenix::testing::timeout
 /// (a std::runtime_error) when nothing matching arrives; messages that do
 /// not match stay queued for later expectations.
 #pragma once
@@ -56,7 +56,7 @@ public:
 
   /// Sends phx_join and waits for its reply.
   reply_msg join(const std::string& topic, payload params = {},
-                 std::chrono::milliseconds wait = 1s);
+                 std::chrono::milliseconds wait = 5s);
 
   /// Sends an event; returns its ref.
   std::string push(const std::string& topic, const std::string& event,
@@ -69,26 +69,26 @@ public:
   void send_raw(std::string text, bool binary = false);
 
   reply_msg expect_reply(const std::string& ref,
-                         std::chrono::milliseconds wait = 1s);
+                         std::chrono::milliseconds wait = 5s);
 
   /// A push: join_ref set, ref null.
   message expect_push(const std::string& topic, const std::string& event,
-                      std::chrono::milliseconds wait = 1s);
+                      std::chrono::milliseconds wait = 5s);
 
   /// A broadcast: join_ref and ref null.
   message expect_broadcast(const std::string& topic, const std::string& event,
-                           std::chrono::milliseconds wait = 1s);
+                           std::chrono::milliseconds wait = 5s);
 
   /// Any message matching `pred`.
   message expect(std::function<bool(const message&)> pred,
-                 std::chrono::milliseconds wait = 1s);
+                 std::chrono::milliseconds wait = 5s);
 
   /// True if nothing matching arrives within `wait`.
   bool refute(std::function<bool(const message&)> pred,
               std::chrono::milliseconds wait = 100ms);
 
   /// The close code the server chose, if it closed the connection.
-  std::optional<int> close_code(std::chrono::milliseconds wait = 1s);
+  std::optional<int> close_code(std::chrono::milliseconds wait = 5s);
 
   /// Simulates the connection dropping.
   void disconnect();

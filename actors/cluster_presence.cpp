@@ -74,8 +74,8 @@ void merge(actor* self, const presence::delta& d) {
   auto& crdt = *st.crdt;
   for (auto& kv : d.slices) {
     auto& r = kv.first;
-    if (r != crdt.self() && !crdt.is_removed(r) && !crdt.is_down(r)
-        && !live(st, r))
+    if (r != crdt.self() && !crdt.is_removed(r) && !crdt.is_down(r) &&
+        !live(st, r))
       record(self, crdt.mark_down(r));
   }
   record(self, crdt.merge(d));
@@ -93,6 +93,25 @@ bool behind(const presence::state& crdt,
   return false;
 }
 
+// Replicas hidden for longer than permdown_period go for good.
+void permdown_hidden(actor* self) {
+  auto& st = self->state;
+  auto& crdt = *st.crdt;
+  auto now = std::chrono::steady_clock::now();
+  std::map<presence::replica_id, std::chrono::steady_clock::time_point> next;
+  for (auto& r : crdt.replicas()) {
+    if (!crdt.is_down(r))
+      continue;
+    auto i = st.hidden_since.find(r);
+    auto since = i == st.hidden_since.end() ? now : i->second;
+    if (now - since >= st.permdown_period)
+      record(self, crdt.remove_replica(r));
+    else
+      next.emplace(r, since);
+  }
+  st.hidden_since = std::move(next);
+}
+
 void prune(actor* self) {
   auto& st = self->state;
   std::optional<presence::version_vector> acked;
@@ -107,13 +126,14 @@ void prune(actor* self) {
 
 } // namespace
 
-void attach(actor* self, std::uint64_t gossip_ms) {
+void attach(actor* self, std::uint64_t gossip_ms, std::uint64_t permdown_ms) {
   auto& st = self->state;
   if (st.clustered)
     return;
   st.clustered = true;
-  st.gossip_period = std::chrono::milliseconds{std::max<std::uint64_t>(
-    1, gossip_ms)};
+  st.permdown_period = std::chrono::milliseconds{permdown_ms};
+  st.gossip_period =
+      std::chrono::milliseconds{std::max<std::uint64_t>(1, gossip_ms)};
   self->delayed_send(self, st.gossip_period, cl_tick_atom::value);
 }
 
@@ -122,8 +142,12 @@ void peer_up(actor* self, const std::string& node, std::uint64_t incarnation,
   auto& st = self->state;
   auto& crdt = *st.crdt;
   presence::replica_id r{node, incarnation};
-  if (crdt.is_removed(r))
-    return;  // permdown: this incarnation stays gone
+  if (crdt.is_removed(r)) {
+    std::cerr << "fenix: cluster: " << node << " is back after it was"
+              << " dropped (permdown): its presences stay hidden until it"
+              << " restarts\n";
+    return;
+  }
   for (auto& old : crdt.replicas())
     if (old.node == node && old.incarnation < incarnation)
       record(self, crdt.remove_replica(old));
@@ -169,8 +193,8 @@ void peer_gone(actor* self, const std::string& node,
 void receive(actor* self, const presence_message& m) {
   auto& st = self->state;
   auto i = st.peers.find(m.node);
-  if (i == st.peers.end() || !i->second.up
-      || i->second.replica.incarnation != m.incarnation) {
+  if (i == st.peers.end() || !i->second.up ||
+      i->second.replica.incarnation != m.incarnation) {
     // Its node may have learned of us before ours learned of it: keep the
     // message for cl_peer_up (a stale one is dropped there).
     auto& q = st.early[m.node];
@@ -194,8 +218,7 @@ void receive(actor* self, const presence_message& m) {
   if (!m.delta.empty()) {
     auto d = delta_from(m.delta);
     if (!d) {
-      std::cerr << "fenix: cluster: bad presence delta from " << m.node
-                << '\n';
+      std::cerr << "fenix: cluster: bad presence delta from " << m.node << '\n';
       return;
     }
     merge(self, *d);
@@ -203,7 +226,7 @@ void receive(actor* self, const presence_message& m) {
   p.clock = std::move(*theirs);
   if (m.kind == presence_message::transfer_ack && p.awaiting_transfer) {
     p.awaiting_transfer = false;
-    record(self, st.crdt->mark_up(p.replica));  // no-op unless it was down
+    record(self, st.crdt->mark_up(p.replica)); // no-op unless it was down
   }
   auto stale = std::chrono::steady_clock::now() - p.requested > transfer_retry;
   if (behind(*st.crdt, p.clock) && (!p.awaiting_transfer || stale)) {
@@ -219,15 +242,17 @@ void tick(actor* self) {
   bool any = false;
   for (auto& kv : st.peers)
     any = any || kv.second.up;
-  if (++st.ticks % prune_periods == 0)
+  if (++st.ticks % prune_periods == 0) {
     prune(self);
+    permdown_hidden(self);
+  }
   if (!any)
     return;
   // A transfer request (or its answer) lost to a reconnect is repeated.
   auto now = std::chrono::steady_clock::now();
   for (auto& kv : st.peers)
-    if (kv.second.up && kv.second.awaiting_transfer
-        && now - kv.second.requested > transfer_retry)
+    if (kv.second.up && kv.second.awaiting_transfer &&
+        now - kv.second.requested > transfer_retry)
       request_transfer(self, kv.second);
   if (d.empty() && ++st.silent_ticks < silent_periods)
     return;

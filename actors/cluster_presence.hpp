@@ -18,6 +18,8 @@
 ///   transfer is merged while hidden and `mark_up` then shows the current
 ///   entries as joins. A new incarnation makes the old replica go for good
 ///   (`remove_replica`), as does a clean leave or `permdown_period`.
+/// - A replica hidden for `permdown_period` (its node never came back, or
+///   was only heard of in a transfer) is dropped for good.
 /// - Every change a merge, mark_down, mark_up or removal causes goes through
 ///   `record`, so remote joins and leaves reach local clients as batched
 ///   presence_diff broadcasts, exactly like local ones.
@@ -53,11 +55,11 @@ struct pending_topic {
 /// A peer node as one shard sees it.
 struct peer {
   presence::replica_id replica;
-  caf::actor node;            // the peer's cluster actor
+  caf::actor node; // the peer's cluster actor
   bool up = false;
   bool awaiting_transfer = false;
-  std::chrono::steady_clock::time_point requested{};  // last transfer_req
-  presence::version_vector clock;                   // last clock heard
+  std::chrono::steady_clock::time_point requested{}; // last transfer_req
+  presence::version_vector clock;                    // last clock heard
 };
 
 struct state {
@@ -71,12 +73,17 @@ struct state {
   std::mt19937_64 rng{std::random_device{}()};
   std::uint16_t ref_counter = 0;
   // -- cluster --
-  std::uint32_t index = 0;                   // this shard's number
+  std::uint32_t index = 0; // this shard's number
   bool clustered = false;
   std::chrono::milliseconds gossip_period{200};
+  std::chrono::milliseconds permdown_period{20 * 60 * 1000};
+  // Hidden replicas (down here) and since when: dropped after
+  // permdown_period, also those only heard of second-hand.
+  std::map<presence::replica_id, std::chrono::steady_clock::time_point>
+      hidden_since;
   int silent_ticks = 0;
   int ticks = 0;
-  std::map<std::string, peer> peers;         // by replica node name
+  std::map<std::string, peer> peers; // by replica node name
   // Messages from a node whose cl_peer_up has not reached this shard yet
   // (its node may learn of us first): replayed on cl_peer_up, bounded.
   std::map<std::string, std::vector<presence_message>> early;
@@ -91,17 +98,15 @@ void record(actor* self, presence::changes cs);
 
 // -- replication (cluster_presence.cpp) ---------------------------------------
 
-/// (cl_attach_atom, gossip period in ms): start gossiping.
-void attach(actor* self, std::uint64_t gossip_ms);
+/// (cl_attach_atom, gossip ms, permdown ms): start gossiping.
+void attach(actor* self, std::uint64_t gossip_ms, std::uint64_t permdown_ms);
 
 void peer_up(actor* self, const std::string& node, std::uint64_t incarnation,
              const caf::actor& handle);
 
-void peer_down(actor* self, const std::string& node,
-               std::uint64_t incarnation);
+void peer_down(actor* self, const std::string& node, std::uint64_t incarnation);
 
-void peer_gone(actor* self, const std::string& node,
-               std::uint64_t incarnation);
+void peer_gone(actor* self, const std::string& node, std::uint64_t incarnation);
 
 /// A gossip, transfer request or transfer answer from the same shard of a
 /// peer (routed by the local cluster actor).

@@ -72,7 +72,7 @@ typename Inspector::result_type inspect(Inspector& f, node_info& x) {
 struct remote_broadcast {
   std::string topic;
   std::string event;
-  std::string data;    // JSON text, or the bytes of a binary payload
+  std::string data; // JSON text, or the bytes of a binary payload
   bool binary = false;
 };
 
@@ -91,10 +91,10 @@ struct presence_message {
   };
   std::uint32_t shard = 0;
   std::uint32_t kind = gossip;
-  std::string node;              // sender replica
+  std::string node; // sender replica
   std::uint64_t incarnation = 0;
-  std::string delta;             // presence::delta JSON, "" for none
-  std::string clock;             // version_vector JSON
+  std::string delta; // presence::delta JSON, "" for none
+  std::string clock; // version_vector JSON
 };
 
 template <class Inspector>

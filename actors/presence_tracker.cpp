@@ -183,8 +183,8 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
     },
     [=](flush_atom, const std::string& topic) { flush(self, topic); },
     // -- cluster (see cluster_presence.hpp) --
-    [=](cl_attach_atom, std::uint64_t gossip_ms) {
-      tracker::attach(self, gossip_ms);
+    [=](cl_attach_atom, std::uint64_t gossip_ms, std::uint64_t permdown_ms) {
+      tracker::attach(self, gossip_ms, permdown_ms);
     },
     [=](cl_peer_up_atom, const std::string& node, std::uint64_t inc,
         const caf::actor& handle) { tracker::peer_up(self, node, inc, handle); },

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Runs the standard benchmark suite against a freshly built fenix and the
+# Node `ws` reference peer, then writes BENCHMARKS.md (bench/render.mjs).
+#
+#   bench/run.sh [BUILD_DIR]        default build-bench (configured and built
+#                                   here with -j${JOBS:-1}; `make bench`
+#                                   passes its own build dir)
+#   SUITE=quick bench/run.sh        smaller sizes, about a minute
+#   ONLY="echo chat" bench/run.sh   only cases whose id contains a word
+#   OUT=path.md bench/run.sh        write the report elsewhere
+#   QUIET_WAIT=0 bench/run.sh       do not wait for a quiet machine
+#   RESULTS=DIR ONLY=... bench/run.sh  re-run cases into an earlier run
+#
+# Each case starts a fresh server (fenix-test-server, or the peer) on port
+# 0, reads the port from its "listening on http://HOST:PORT" line, runs one
+# fenix-bench command with --server-pid so the server's RSS and CPU come
+# from /proc, and stops it. Raw results (JSON, logs) stay in
+# BUILD_DIR/bench-results/DATE/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+build=${1:-build-bench}
+suite=${SUITE:-standard}
+out=${OUT:-$root/BENCHMARKS.md}
+
+# -- build ----------------------------------------------------------------------
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$build" --target fenix-bench fenix-test-server -j "${JOBS:-1}"
+bench=$root/$build/bin/fenix-bench
+[ -x "$bench" ] || bench=$build/bin/fenix-bench
+server=$(dirname "$bench")/fenix-test-server
+peer=$root/bench/peers/ws_peer.mjs
+
+if [ -n "${RESULTS:-}" ] && [ -f "$RESULTS/machine.txt" ]; then
+  # Re-run some cases into an earlier run's results (with ONLY=...).
+  results=$(cd "$RESULTS" && pwd)
+  echo "rerun: $(date -u '+%H:%M UTC') ${ONLY:-all}, loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/machine.txt"
+  node "$root/bench/render.mjs" "$results" > /dev/null  # fail early
+else
+  results=$root/$build/bench-results/$(date +%Y%m%d-%H%M%S)
+  mkdir -p "$results"
+fi
+echo "results in $results"
+
+# -- machine --------------------------------------------------------------------
+[ -n "${RESULTS:-}" ] || {
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "nproc: $(nproc)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo "kernel: $(uname -sr)"
+  echo "memory: $(free -g | awk '/Mem:/ {print $2 " GiB"}')"
+  echo "ulimit_n: $(ulimit -n)"
+  echo "compiler: $(${CXX:-c++} --version | head -1)"
+  echo "node: $(node --version 2>/dev/null || echo none)"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "loadavg_before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "suite: $suite"
+} > "$results/machine.txt"
+
+# -- servers --------------------------------------------------------------------
+server_pid=
+server_port=
+
+start_server() {  # fenix | peer
+  local log=$results/server-$1.log
+  if [ "$1" = peer ]; then
+    node "$peer" --port 0 >"$log" 2>&1 &
+  else
+    "$server" --port 0 >"$log" 2>&1 &
+  fi
+  server_pid=$!
+  for _ in $(seq 200); do
+    if grep -q '^listening on http://' "$log"; then
+      server_port=$(grep -m1 '^listening on http://' "$log" | sed 's/.*://')
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "server $1 did not start" >&2
+  cat "$log" >&2
+  exit 1
+}
+
+stop_server() {
+  kill -TERM "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+}
+trap '[ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null; true' EXIT
+
+# Cores busy over the next second, from /proc/stat (all processes).
+busy_cores() {
+  local a b
+  a=$(head -1 /proc/stat)
+  sleep 1
+  b=$(head -1 /proc/stat)
+  awk -v a="$a" -v b="$b" -v n="$(nproc)" 'BEGIN {
+    split(a, x); split(b, y); t = 0; i = 0
+    for (k = 2; k <= 9; k++) t += y[k] - x[k]
+    i = (y[5] - x[5]) + (y[6] - x[6])
+    printf "%.2f", (t > 0 ? (t - i) * n / t : 0) }'
+}
+
+# This machine is shared: wait (at most QUIET_WAIT s, default 90) until
+# fewer than QUIET_CORES (default 0.3) cores are busy, then run anyway.
+wait_quiet() {
+  local start=$SECONDS busy
+  while :; do
+    busy=$(busy_cores)
+    if awk -v b="$busy" -v q="${QUIET_CORES:-0.3}" 'BEGIN { exit !(b < q) }'; then
+      return 0
+    fi
+    if (( SECONDS - start >= ${QUIET_WAIT:-90} )); then
+      echo "   machine still busy ($busy cores) after ${QUIET_WAIT:-90} s: running anyway"
+      return 0
+    fi
+  done
+}
+
+# run_case ID fenix|peer SCENARIO [flags...]
+run_case() {
+  local id=$1 kind=$2
+  shift 2
+  if [ -n "${ONLY:-}" ]; then
+    local hit=
+    for w in $ONLY; do [[ $id == *"$w"* ]] && hit=1; done
+    [ -n "$hit" ] || return 0
+  fi
+  echo "== $id ($kind): fenix-bench $*"
+  wait_quiet
+  start_server "$kind"
+  "$bench" "$@" --label "$kind" --port "$server_port" \
+    --server-pid "$server_pid" --json "$results/$id.json" \
+    2>>"$results/$id.err" | tee "$results/$id.txt" \
+    || echo "case $id failed (see $results/$id.err)"
+  stop_server
+}
+
+# -- the suite ------------------------------------------------------------------
+if [ "$suite" = quick ]; then
+  big=2000; fan=(1000 2000); fan_s=5; sat_s=5; pres=(500 1000); churn=10000
+else
+  big=10000; fan=(1000 5000 10000); fan_s=20; sat_s=10; pres=(1000 5000)
+  churn=100000
+fi
+
+run_case connect-${big} fenix connect --clients $big
+run_case connect-${big}-peer peer connect --clients $big
+if [ "$suite" != quick ]; then
+  # 15,000 in two worker processes: the coordinator path of >18k.
+  run_case connect-15000 fenix connect --clients 15000 --workers 2
+fi
+for n in "${fan[@]}"; do
+  run_case fanout-$n fenix fanout --clients $n --publishers 1 --rate 2 \
+    --payload 100 --duration $fan_s
+done
+for kind in fenix peer; do
+  sfx=; [ $kind = peer ] && sfx=-peer
+  run_case saturation-fanout$sfx $kind fanout --clients 1000 --publishers 4 \
+    --rate 0 --window 8 --payload 100 --duration $sat_s
+  run_case saturation-chat$sfx $kind chat --clients 100 --rate 0 --window 4 \
+    --payload 100 --duration $sat_s
+  run_case echo$sfx $kind echo --clients 100 --rate 1000 --payload 100 \
+    --duration $sat_s
+done
+for n in "${pres[@]}"; do
+  run_case presence-$n fenix presence --clients $n --duration 120
+done
+run_case churn fenix churn --count $churn --inflight 50
+
+[ -n "${RESULTS:-}" ] \
+  || echo "loadavg_after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/machine.txt"
+
+# -- report ---------------------------------------------------------------------
+node "$root/bench/render.mjs" "$results" > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "wrote $out"
