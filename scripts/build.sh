@@ -4,9 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}; shift || true
-if [ ! -f "$dir/CMakeCache.txt" ]; then
-  cmake -S . -B "$dir" "$@" >/dev/null
-else
-  cmake -S . -B "$dir" "$@" >/dev/null
-fi
+# Let ccache hit across clones in other directories (CI builds a fresh one).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
+cmake -S . -B "$dir" "$@" >/dev/null
 cmake --build "$dir" -j "$(nproc)"
