@@ -45,6 +45,7 @@ void dispatch(shard_actor* self, const caf::actor_addr& from,
     return;
   frame encoded[protocol_version_count];
   std::uint64_t delivered = 0;
+  transport::send_batch batch;  // one hand-off to the io threads
   for (auto& s : i->second) {
     if (from && s.handle.address() == from)
       continue;

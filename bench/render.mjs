@@ -294,6 +294,15 @@ for (const id of ids) {
   section(id, `${id} (${titles[r.scenario] ?? r.scenario}, ${r.label})`);
 }
 
+// Sections measured by their own scripts (apps, cluster), kept as written.
+const sections = path.join(here, 'sections');
+if (fs.existsSync(sections)) {
+  for (const f of fs.readdirSync(sections).filter((n) => n.endsWith('.md')).sort()) {
+    w(fs.readFileSync(path.join(sections, f), 'utf8').trimEnd());
+    w();
+  }
+}
+
 const notes = path.join(here, 'notes.md');
 if (fs.existsSync(notes)) {
   w(fs.readFileSync(notes, 'utf8').trimEnd());

@@ -57,6 +57,21 @@ public:
 
 using connection_ptr = std::shared_ptr<connection>;
 
+/// Batches the sends this thread makes while it lives: they reach each io
+/// thread as one hand-off when the batch ends, and frames for the same
+/// connection leave in one write. Use it around a loop that sends to many
+/// connections (a broadcast). Batches nest; order per connection is kept.
+///
+///   { transport::send_batch batch;
+///     for (auto& c : subscribers) c->send(f); }   // handed over here
+class send_batch {
+public:
+  send_batch();
+  ~send_batch();
+  send_batch(const send_batch&) = delete;
+  send_batch& operator=(const send_batch&) = delete;
+};
+
 /// What the transport calls for each accepted WebSocket. Calls come from the
 /// io thread, in order: on_open once, on_frame per frame, on_close once.
 class socket_handler {

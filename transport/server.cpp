@@ -1,25 +1,26 @@
-// The only translation unit of the server that includes Beast. It follows
-// the shape of Beast's chat-multi example: a listener, an http_session per
-// TCP connection, and a ws_session per upgraded WebSocket, each kept alive
-// only by its pending handlers (shared_from_this).
+// The HTTP side of the server: a listener, an http_session per TCP
+// connection (Beast's HTTP parser and serializer), and the WebSocket
+// upgrade, after which the connection belongs to a ws_session
+// (ws_session.cpp, fenix's own framing). One io_context per io thread;
+// the acceptor hands connections to the threads in turn.
 
 #include "transport/server.hpp"
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <iostream>
-#include <mutex>
+#include <optional>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "transport/io_worker.hpp"
 
 namespace fenix::transport {
 
@@ -28,416 +29,15 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using clock_type = std::chrono::steady_clock;
+using detail::io_worker;
+using detail::shared_state;
 
 namespace {
 
-// Ignores the errors that only mean "the other side went away".
 void fail(beast::error_code ec, const char* what) {
-  if (ec == net::error::operation_aborted || ec == websocket::error::closed
-      || ec == beast::error::timeout || ec == http::error::end_of_stream
-      || ec == net::error::eof || ec == net::error::connection_reset
-      || ec == net::error::broken_pipe || ec == net::error::not_connected)
+  if (ec == beast::error::timeout || ec == http::error::end_of_stream)
     return;
-  std::cerr << "fenix: transport " << what << ": " << ec.message() << '\n';
-}
-
-struct atomic_stats {
-  std::atomic<std::uint64_t> connections{0};
-  std::atomic<std::uint64_t> connections_total{0};
-  std::atomic<std::uint64_t> frames_in{0};
-  std::atomic<std::uint64_t> frames_out{0};
-  std::atomic<std::uint64_t> bytes_out{0};
-  std::atomic<std::uint64_t> frames_dropped{0};
-  std::atomic<std::uint64_t> slow_closes{0};
-};
-
-struct shared_state;
-
-class ws_session;
-
-// Inbound flow control shared by a session and its handle: frames handed
-// to the socket actor but not yet consumed.
-struct flow_state {
-  std::atomic<std::size_t> pending{0};
-  std::atomic<bool> paused{false};
-  std::size_t max = 256;
-};
-
-// The handle actors keep: a weak reference, so that a connection that is
-// gone turns every call into a no-op.
-class ws_connection final : public connection {
-public:
-  ws_connection(std::weak_ptr<ws_session> s, std::shared_ptr<flow_state> fl,
-                http_request req)
-    : session_(std::move(s)), flow_(std::move(fl)),
-      request_(std::move(req)) {}
-  void send(frame f) override;
-  void close(close_code code, std::string reason) override;
-  void consumed(std::size_t n) override;
-  const http_request& request() const override { return request_; }
-
-private:
-  std::weak_ptr<ws_session> session_;
-  std::shared_ptr<flow_state> flow_;
-  http_request request_;
-};
-
-// -- shared state of the listener and its sessions ---------------------------
-
-struct shared_state {
-  server_options opts;
-  atomic_stats stats;
-  std::mutex mtx;
-  std::unordered_set<ws_session*> sessions;  // guarded by mtx
-  std::condition_variable sessions_cv;
-  std::atomic<bool> stopping{false};
-  close_code stop_code = close_code::service_restart;
-  std::vector<std::pair<std::string, std::pair<std::string, http_handler>>>
-    routes;  // path -> (method, handler)
-  std::vector<std::pair<std::string, http_handler>> prefix_routes;
-  std::vector<std::pair<std::string, async_http_handler>> async_routes;
-  std::string ws_path;
-  upgrade_handler on_upgrade;
-};
-
-// -- WebSocket session ----------------------------------------------------------
-
-class ws_session : public std::enable_shared_from_this<ws_session> {
-public:
-  ws_session(tcp::socket&& sock, std::shared_ptr<shared_state> st,
-             std::shared_ptr<socket_handler> handler)
-    : ws_(std::move(sock)),
-      idle_timer_(ws_.get_executor()),
-      state_(std::move(st)),
-      handler_(std::move(handler)) {}
-
-  ~ws_session() {
-    {
-      std::lock_guard<std::mutex> guard{state_->mtx};
-      state_->sessions.erase(this);
-    }
-    state_->sessions_cv.notify_all();
-    if (opened_) {
-      state_->stats.connections.fetch_sub(1);
-      handler_->on_close();
-    }
-  }
-
-  void run(http::request<http::string_body> req, std::string subprotocol,
-           http_request info) {
-    auto& o = state_->opts;
-    // The frame limit is enforced in on_read: Beast's own limit tears the
-    // connection down before the client has read the 1009 close frame.
-    ws_.read_message_max(0);
-    ws_.auto_fragment(false);
-    websocket::stream_base::timeout t{o.handshake_timeout,
-                                      websocket::stream_base::none(), false};
-    ws_.set_option(t);
-    ws_.set_option(websocket::stream_base::decorator(
-      [proto = std::move(subprotocol)](websocket::response_type& res) {
-        res.set(http::field::server, "fenix");
-        if (!proto.empty())
-          res.set(http::field::sec_websocket_protocol, proto);
-      }));
-    ws_.control_callback([this](websocket::frame_type, beast::string_view) {
-      last_read_ = clock_type::now();
-    });
-    info_ = std::move(info);
-    peer_ = info_.peer_address + ":" + std::to_string(info_.peer_port);
-    ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept,
-                                                    shared_from_this()));
-  }
-
-  // -- called on the strand ---------------------------------------------------
-
-  void do_send(frame f) {
-    if (closing_ || !opened_)
-      return;
-    auto& o = state_->opts;
-    auto now = clock_type::now();
-    if (queue_.empty())
-      last_drain_ = now;  // a fresh burst is not a stall
-    if (queued_bytes_ + f.size() > o.max_backpressure) {
-      if (stalled(now)) {
-        if (o.on_backpressure == backpressure_policy::drop) {
-          state_->stats.frames_dropped.fetch_add(1);
-          return;
-        }
-        return cut_off();
-      }
-      // Over the bound but draining: look again when a stall would show.
-      if (idle_timer_.expiry() > now + o.backpressure_stall)
-        arm_idle_timer(o.backpressure_stall);
-    }
-    queued_bytes_ += f.size();
-    queue_.push_back(std::move(f));
-    if (queue_.size() == 1)
-      do_write();
-  }
-
-  // The close policy for a slow reader: discard what is queued (but the
-  // frame being written) and close with 1013 so that the client reconnects.
-  void cut_off() {
-    state_->stats.slow_closes.fetch_add(1);
-    std::cerr << "fenix: closing slow reader " << peer_ << " ("
-              << queued_bytes_ << " bytes queued)\n";
-    while (queue_.size() > 1) {
-      queued_bytes_ -= queue_.back().size();
-      queue_.pop_back();
-    }
-    do_close(close_code::try_again_later, "backpressure");
-  }
-
-  // Over the bound, a connection is cut off (or its frames dropped) when it
-  // has not drained a frame for `backpressure_stall`, or when its queue is
-  // past `backpressure_hard_factor` times the bound: a burst to a healthy
-  // reader passes, a reader that stopped reading does not.
-  bool stalled(clock_type::time_point now) const {
-    auto& o = state_->opts;
-    if (queue_.empty())
-      return false;
-    return now - last_drain_ >= o.backpressure_stall
-           || queued_bytes_ > o.max_backpressure * o.backpressure_hard_factor;
-  }
-
-  void do_close(close_code code, std::string reason) {
-    if (closing_)
-      return;
-    closing_ = true;
-    close_reason_ = websocket::close_reason{static_cast<websocket::close_code>(code),
-                                            reason};
-    // Bound the close handshake: a peer that reads nothing is cut off.
-    idle_timer_.expires_after(state_->opts.handshake_timeout);
-    if (queue_.empty())
-      start_close();
-  }
-
-  void do_resume() {
-    if (paused_ && !closing_ && flow_->pending.load() < flow_->max) {
-      paused_ = false;
-      do_read();
-    }
-  }
-
-
-  net::any_io_executor executor() { return ws_.get_executor(); }
-
-
-private:
-  void on_accept(beast::error_code ec) {
-    if (ec)
-      return fail(ec, "accept");
-    {
-      std::lock_guard<std::mutex> guard{state_->mtx};
-      state_->sessions.insert(this);
-    }
-    opened_ = true;
-    state_->stats.connections.fetch_add(1);
-    state_->stats.connections_total.fetch_add(1);
-    last_read_ = clock_type::now();
-    // The connect callback has seen the headers: keep only what logging
-    // and the socket need (this is per-connection memory).
-    info_.headers.clear();
-    info_.body = std::string{};
-    flow_->max = state_->opts.max_inbound_pending;
-    handler_->on_open(std::make_shared<ws_connection>(weak_from_this(), flow_,
-                                                      std::move(info_)));
-    info_ = http_request{};
-    arm_idle_timer(state_->opts.idle_timeout);
-    if (state_->stopping.load())
-      do_close(state_->stop_code, "server shutting down");
-    else
-      do_read();
-  }
-
-  static constexpr std::size_t read_chunk = 64 * 1024;
-
-  void do_read() {
-    ws_.async_read_some(buffer_, read_chunk,
-                        beast::bind_front_handler(&ws_session::on_read,
-                                                  shared_from_this()));
-  }
-
-  void on_read(beast::error_code ec, std::size_t) {
-    if (ec) {
-      if (ec == websocket::error::message_too_big)
-        std::cerr << "fenix: frame over max_frame_size from " << peer_
-                  << ", closed with 1009\n";
-      done_ = true;
-      idle_timer_.cancel();
-      return fail(ec, "read");
-    }
-    last_read_ = clock_type::now();
-    if (closing_) {
-      buffer_.consume(buffer_.size());
-      return;  // async_close reads (and discards) until the close frame
-    }
-    // What is buffered plus what the current frame still announces.
-    auto announced = buffer_.size()
-                     + (ws_.is_message_done() ? 0 : ws_.read_size_hint(1));
-    if (announced > state_->opts.max_frame_size) {
-      std::cerr << "fenix: frame over max_frame_size from " << peer_
-                << ", closing with 1009\n";
-      buffer_ = beast::flat_buffer{};
-      // async_close reads and discards the rest of the frame, so the
-      // client sees the close frame before the connection goes away.
-      do_close(close_code::too_big, "");
-      return;
-    }
-    if (!ws_.is_message_done())
-      return do_read();
-    state_->stats.frames_in.fetch_add(1);
-    bool binary = ws_.got_binary();
-    auto data = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
-    if (buffer_.capacity() > 64 * 1024)
-      buffer_ = beast::flat_buffer{};  // do not keep a huge buffer around
-    flow_->pending.fetch_add(1);
-    handler_->on_frame(std::move(data), binary);
-    if (flow_->pending.load() >= flow_->max) {
-      paused_ = true;
-      flow_->paused.store(true);
-      // Re-check: the consumer may have caught up in between.
-      if (flow_->pending.load() < flow_->max) {
-        flow_->paused.store(false);
-        do_resume();
-      }
-      return;
-    }
-    do_read();
-  }
-
-  void do_write() {
-    auto& f = queue_.front();
-    ws_.binary(f.binary);
-    ws_.async_write(net::buffer(*f.data),
-                    beast::bind_front_handler(&ws_session::on_write,
-                                              shared_from_this()));
-  }
-
-  void on_write(beast::error_code ec, std::size_t n) {
-    if (ec) {
-      queue_.clear();
-      queued_bytes_ = 0;
-      return fail(ec, "write");
-    }
-    state_->stats.frames_out.fetch_add(1);
-    state_->stats.bytes_out.fetch_add(n);
-    queued_bytes_ -= queue_.front().size();
-    queue_.pop_front();
-    last_drain_ = clock_type::now();
-    if (!queue_.empty())
-      do_write();
-    else if (closing_)
-      start_close();
-  }
-
-  void start_close() {
-    if (close_started_)
-      return;
-    close_started_ = true;
-    ws_.async_close(close_reason_,
-                    [self = shared_from_this()](beast::error_code ec) {
-                      if (ec)
-                        fail(ec, "close");
-                    });
-  }
-
-  void arm_idle_timer(clock_type::duration d) {
-    idle_timer_.expires_after(d);
-    idle_timer_.async_wait(
-      [self = shared_from_this()](beast::error_code ec) {
-        if (ec == net::error::operation_aborted
-            && (!self->closing_ || self->done_))
-          return;
-        self->on_idle_timer();
-      });
-  }
-
-  void on_idle_timer() {
-    if (done_)
-      return;
-    if (closing_) {
-      // The close handshake did not finish in time: drop the TCP stream.
-      if (idle_timer_.expiry() <= clock_type::now()) {
-        beast::error_code ignored;
-        beast::get_lowest_layer(ws_).socket().close(ignored);
-      } else {
-        arm_idle_timer(idle_timer_.expiry() - clock_type::now());
-      }
-      return;
-    }
-    auto& o = state_->opts;
-    auto now = clock_type::now();
-    if (queued_bytes_ > o.max_backpressure && stalled(now)) {
-      if (o.on_backpressure == backpressure_policy::close) {
-        cut_off();
-        arm_idle_timer(o.handshake_timeout);  // bounds the close handshake
-        return;
-      }
-      // drop policy: later frames are dropped while it stays stalled
-    }
-    auto idle = o.idle_timeout;
-    auto since = now - last_read_;
-    if (since >= idle) {
-      do_close(close_code::going_away, "idle timeout");
-      arm_idle_timer(state_->opts.handshake_timeout);
-      return;
-    }
-    arm_idle_timer(idle - since);
-  }
-
-  websocket::stream<beast::tcp_stream> ws_;
-  beast::flat_buffer buffer_;
-  net::steady_timer idle_timer_;
-  std::shared_ptr<shared_state> state_;
-  std::shared_ptr<socket_handler> handler_;
-  std::shared_ptr<flow_state> flow_ = std::make_shared<flow_state>();
-  http_request info_;
-  std::string peer_;  // "address:port", for log lines
-  std::deque<frame> queue_;
-  std::size_t queued_bytes_ = 0;
-  clock_type::time_point last_read_;
-  clock_type::time_point last_drain_;  // last write completion
-  websocket::close_reason close_reason_;
-  bool opened_ = false;
-  bool closing_ = false;
-  bool close_started_ = false;
-  bool paused_ = false;
-  bool done_ = false;
-};
-
-// A session must be destroyed on its io thread: a strong reference taken
-// here is always moved into the posted handler, never dropped on the
-// caller's (actor) thread.
-void ws_connection::send(frame f) {
-  if (auto s = session_.lock()) {
-    auto ex = s->executor();
-    net::post(ex, [s = std::move(s), f = std::move(f)]() mutable {
-      s->do_send(std::move(f));
-    });
-  }
-}
-
-void ws_connection::close(close_code code, std::string reason) {
-  if (auto s = session_.lock()) {
-    auto ex = s->executor();
-    net::post(ex, [s = std::move(s), code, r = std::move(reason)]() mutable {
-      s->do_close(code, std::move(r));
-    });
-  }
-}
-
-void ws_connection::consumed(std::size_t n) {
-  auto& fl = *flow_;
-  auto before = fl.pending.fetch_sub(n);
-  if (before >= fl.max && before - n < fl.max && fl.paused.exchange(false)) {
-    if (auto s = session_.lock()) {
-      auto ex = s->executor();
-      net::post(ex, [s = std::move(s)] { s->do_resume(); });
-    }
-  }
+  detail::log_error(ec, what);
 }
 
 // -- HTTP session ---------------------------------------------------------------
@@ -469,8 +69,9 @@ http_request to_request(const http::request<http::string_body>& req,
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  http_session(tcp::socket&& sock, std::shared_ptr<shared_state> st)
-    : stream_(std::move(sock)), state_(std::move(st)) {}
+  http_session(tcp::socket&& sock, io_worker& w,
+               std::shared_ptr<shared_state> st)
+    : stream_(std::move(sock)), worker_(&w), state_(std::move(st)) {}
 
   void run() { do_read(); }
 
@@ -578,10 +179,35 @@ private:
       return send(http_response::text(
                     400, "'connection' header must contain 'upgrade'"),
                   false);
+    // What Beast's accept checked (RFC 6455 4.2.1): version 13 and a key.
+    auto version = req[http::field::sec_websocket_version];
+    if (version != "13") {
+      http_response r = http_response::text(
+        version.empty() ? 400 : 426, "unsupported Sec-WebSocket-Version\n");
+      r.headers.emplace("Sec-WebSocket-Version", "13");
+      return send(std::move(r), false);
+    }
+    auto key = req[http::field::sec_websocket_key];
+    if (key.size() != 24)  // base64 of a 16-byte nonce
+      return send(http_response::text(400, "invalid Sec-WebSocket-Key\n"),
+                  false);
+    websocket::detail::sec_ws_accept_type accept;
+    websocket::detail::make_sec_ws_accept(accept, key);
+    std::string response = "HTTP/1.1 101 Switching Protocols\r\n"
+                           "Upgrade: websocket\r\n"
+                           "Connection: Upgrade\r\n"
+                           "Server: fenix\r\n"
+                           "Sec-WebSocket-Accept: ";
+    response.append(accept.data(), accept.size());
+    response += "\r\n";
+    if (!res.subprotocol.empty())
+      response += "Sec-WebSocket-Protocol: " + res.subprotocol + "\r\n";
+    response += "\r\n";
+    auto leftover = beast::buffers_to_string(buffer_.data());
     stream_.expires_never();
-    std::make_shared<ws_session>(stream_.release_socket(), state_,
-                                 std::move(res.handler))
-      ->run(std::move(req), std::move(res.subprotocol), std::move(info));
+    detail::start_ws_session(stream_.release_socket(), *worker_, state_,
+                             std::move(res.handler), std::move(response),
+                             std::move(leftover), std::move(info));
   }
 
   void send(http_response r, bool keep_alive) {
@@ -612,6 +238,7 @@ private:
   }
 
   beast::tcp_stream stream_;
+  io_worker* worker_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<shared_state> state_;
@@ -622,30 +249,34 @@ private:
 // -- server -----------------------------------------------------------------------
 
 struct server::impl {
-  net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  std::vector<std::unique_ptr<io_worker>> workers;  // one per io thread
+  std::optional<tcp::acceptor> acceptor;            // on workers[0]
   std::shared_ptr<shared_state> state = std::make_shared<shared_state>();
   std::vector<std::thread> threads;
+  std::size_t next_worker = 0;
   std::uint16_t port = 0;
   bool started = false;
   bool stopped = false;
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc),
-                          [this](beast::error_code ec, tcp::socket sock) {
-                            if (ec) {
-                              if (ec != net::error::operation_aborted)
-                                fail(ec, "accept");
-                              if (!acceptor.is_open())
-                                return;
-                            } else {
-                              sock.set_option(tcp::no_delay{true});
-                              std::make_shared<http_session>(std::move(sock),
-                                                             state)
-                                ->run();
-                            }
-                            do_accept();
-                          });
+    auto& w = *workers[next_worker++ % workers.size()];
+    acceptor->async_accept(w.ioc, [this, &w](beast::error_code ec,
+                                             tcp::socket sock) {
+      if (ec) {
+        if (ec != net::error::operation_aborted)
+          fail(ec, "accept");
+        if (!acceptor->is_open())
+          return;
+      } else {
+        beast::error_code ignored;
+        sock.set_option(tcp::no_delay{true}, ignored);
+        // The session runs on its worker's thread from the first byte on.
+        net::post(w.ioc, [this, &w, sock = std::move(sock)]() mutable {
+          std::make_shared<http_session>(std::move(sock), w, state)->run();
+        });
+      }
+      do_accept();
+    });
   }
 };
 
@@ -680,7 +311,10 @@ void server::start() {
   auto& o = impl_->state->opts;
   auto addr = net::ip::make_address(o.host);
   tcp::endpoint ep{addr, o.port};
-  auto& acc = impl_->acceptor;
+  for (int i = 0; i < std::max(1, o.io_threads); ++i)
+    impl_->workers.push_back(std::make_unique<io_worker>());
+  impl_->acceptor.emplace(impl_->workers[0]->ioc);
+  auto& acc = *impl_->acceptor;
   acc.open(ep.protocol());
   acc.set_option(net::socket_base::reuse_address(true));
   acc.bind(ep);
@@ -688,8 +322,11 @@ void server::start() {
   impl_->port = acc.local_endpoint().port();
   impl_->started = true;
   impl_->do_accept();
-  for (int i = 0; i < std::max(1, o.io_threads); ++i)
-    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  for (auto& w : impl_->workers)
+    impl_->threads.emplace_back([ioc = &w->ioc] {
+      auto guard = net::make_work_guard(*ioc);  // idle threads keep waiting
+      ioc->run();
+    });
 }
 
 std::uint16_t server::port() const {
@@ -703,22 +340,20 @@ void server::stop(close_code code) {
   auto& st = *impl_->state;
   st.stop_code = code;
   st.stopping.store(true);
-  net::post(impl_->ioc, [this] {
+  net::post(impl_->workers[0]->ioc, [this] {
     beast::error_code ignored;
-    impl_->acceptor.close(ignored);
+    impl_->acceptor->close(ignored);
   });
   // Close every WebSocket with `code` and give the closes a moment to go out.
   {
     std::unique_lock<std::mutex> guard{st.mtx};
     for (auto* s : st.sessions)
-      net::post(s->executor(), [w = s->weak_from_this(), code] {
-        if (auto p = w.lock())
-          p->do_close(code, "server shutting down");
-      });
+      detail::post_close(s, code);
     st.sessions_cv.wait_for(guard, std::chrono::seconds(2),
                             [&] { return st.sessions.empty(); });
   }
-  impl_->ioc.stop();
+  for (auto& w : impl_->workers)
+    w->ioc.stop();
   for (auto& t : impl_->threads)
     t.join();
   impl_->threads.clear();
@@ -729,7 +364,7 @@ server_stats server::stats() const {
   return {s.connections.load(),    s.connections_total.load(),
           s.frames_in.load(),      s.frames_out.load(),
           s.bytes_out.load(),      s.frames_dropped.load(),
-          s.slow_closes.load()};
+          s.slow_closes.load(),    s.writes.load()};
 }
 
 } // namespace fenix::transport

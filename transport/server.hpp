@@ -9,9 +9,10 @@
 ///   ...
 ///   srv.stop(close_code::service_restart);
 ///
-/// Threads: `io_threads` asio threads (default 1). Handlers and the upgrade
-/// function run on them and must not block; actors reach a connection only
-/// through connection::send/close, which post to the connection's strand.
+/// Threads: `io_threads` io threads (default 1), each with its own event loop
+/// and its share of the connections. Handlers and the upgrade function run
+/// on them and must not block; actors reach a connection only through
+/// connection::send/close, which hand the work to the connection's thread.
 #pragma once
 
 #include <chrono>
@@ -58,6 +59,8 @@ struct server_stats {
   std::uint64_t bytes_out = 0;
   std::uint64_t frames_dropped = 0;    // backpressure drops
   std::uint64_t slow_closes = 0;       // backpressure closes
+  std::uint64_t writes = 0;            // socket writes (frames_out / writes:
+                                       // frames per write)
 };
 
 using http_handler = std::function<http_response(const http_request&)>;
