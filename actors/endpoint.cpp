@@ -1,5 +1,6 @@
 #include "actors/endpoint.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -292,6 +293,14 @@ const fenix::pubsub& endpoint::pubsub() const {
 
 const endpoint_options& endpoint::options() const {
   return ctx_->opts;
+}
+
+void configure_scheduler(caf::actor_system_config& cfg, std::size_t threads) {
+  if (threads == 0)
+    threads = std::max(1u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", threads);
+  cfg.set("work-stealing.aggressive-poll-attempts", std::size_t{0});
+  cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
 }
 
 } // namespace fenix

@@ -2,6 +2,7 @@
 /// channels protocol, with channels routed by topic pattern.
 ///
 ///   caf::actor_system_config cfg;
+///   fenix::configure_scheduler(cfg);       // optional: see below
 ///   caf::actor_system sys{cfg};
 ///   fenix::endpoint ep{sys, {.port = 4000}};
 ///   ep.on_connect([](const fenix::connect_info& info) {
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 
 #include "actors/channel.hpp"
 #include "actors/types.hpp"
@@ -113,6 +115,18 @@ private:
 };
 
 using connect_fn = std::function<connect_result(const connect_info&)>;
+
+/// Scheduler settings for a server, applied to `cfg` before the
+/// actor_system is made from it: `threads` workers (0: one per core), and
+/// idle workers sleep at once instead of CAF's default busy polling (up to
+/// 100 spins and 500 sleeps of 50 µs), which cost more CPU than the work at
+/// moderate load (measured: 362 -> 250 µs of CPU per echoed message).
+///
+///   caf::actor_system_config cfg;
+///   fenix::configure_scheduler(cfg);
+///   caf::actor_system sys{cfg};
+void configure_scheduler(caf::actor_system_config& cfg,
+                         std::size_t threads = 0);
 
 /// Live counters (for /metrics).
 struct endpoint_stats {

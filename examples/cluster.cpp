@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   // 1. The actor system gets the middleman, the heartbeat and the message
   //    types nodes exchange (before it is constructed).
   caf::actor_system_config cfg;
+  fenix::configure_scheduler(cfg);
   fenix::cluster::configure(cfg, co);
   caf::actor_system sys{cfg};
   // 2. The endpoint's presence replica is named after the node, so that a

@@ -23,6 +23,7 @@ caf::behavior echo(fenix::channel*) {
 
 int main() {
   caf::actor_system_config cfg;
+  fenix::configure_scheduler(cfg);
   caf::actor_system sys{cfg};
   fenix::endpoint ep{sys, {}};
   ep.channel("echo:*", echo);

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::string{argv[1]} == "--port")
     opts.port = static_cast<std::uint16_t>(std::stoi(argv[2]));
   caf::actor_system_config cfg;
+  fenix::configure_scheduler(cfg);
   caf::actor_system sys{cfg};
   fenix::endpoint ep{sys, opts};
   ep.on_connect([](const fenix::connect_info& info) {

@@ -213,7 +213,7 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
 
 caf::actor_system_config& system_config() {
   static caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", 2);
+  configure_scheduler(cfg);
   return cfg;
 }
 
