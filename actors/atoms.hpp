@@ -40,4 +40,21 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using reply_atom = caf::atom_constant<caf::atom("reply")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
 
+// -- cluster (node <-> node, node <-> local pubsub and presence) ---------------
+using cl_hello_atom = caf::atom_constant<caf::atom("cl_hello")>;
+using cl_members_atom = caf::atom_constant<caf::atom("cl_members")>;
+using cl_bye_atom = caf::atom_constant<caf::atom("cl_bye")>;
+using cl_deliver_atom = caf::atom_constant<caf::atom("cl_deliver")>;
+using cl_forward_atom = caf::atom_constant<caf::atom("cl_forward")>;
+using cl_presence_atom = caf::atom_constant<caf::atom("cl_pres")>;
+using cl_attach_atom = caf::atom_constant<caf::atom("cl_attach")>;
+using cl_peer_up_atom = caf::atom_constant<caf::atom("cl_peerup")>;
+using cl_peer_down_atom = caf::atom_constant<caf::atom("cl_peerdn")>;
+using cl_peer_gone_atom = caf::atom_constant<caf::atom("cl_peergo")>;
+using cl_tick_atom = caf::atom_constant<caf::atom("cl_tick")>;
+using cl_retry_atom = caf::atom_constant<caf::atom("cl_retry")>;
+using cl_permdown_atom = caf::atom_constant<caf::atom("cl_permdn")>;
+using cl_leave_atom = caf::atom_constant<caf::atom("cl_leave")>;
+using cl_join_atom = caf::atom_constant<caf::atom("cl_join")>;
+
 } // namespace fenix

@@ -32,25 +32,9 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "actors/atoms.hpp"
+
 namespace fenix {
-
-// -- atoms (CAF 0.17: at most 10 characters) --------------------------------
-
-using cl_hello_atom = caf::atom_constant<caf::atom("cl_hello")>;
-using cl_members_atom = caf::atom_constant<caf::atom("cl_members")>;
-using cl_bye_atom = caf::atom_constant<caf::atom("cl_bye")>;
-using cl_deliver_atom = caf::atom_constant<caf::atom("cl_deliver")>;
-using cl_forward_atom = caf::atom_constant<caf::atom("cl_forward")>;
-using cl_presence_atom = caf::atom_constant<caf::atom("cl_pres")>;
-using cl_attach_atom = caf::atom_constant<caf::atom("cl_attach")>;
-using cl_peer_up_atom = caf::atom_constant<caf::atom("cl_peerup")>;
-using cl_peer_down_atom = caf::atom_constant<caf::atom("cl_peerdn")>;
-using cl_peer_gone_atom = caf::atom_constant<caf::atom("cl_peergo")>;
-using cl_tick_atom = caf::atom_constant<caf::atom("cl_tick")>;
-using cl_retry_atom = caf::atom_constant<caf::atom("cl_retry")>;
-using cl_permdown_atom = caf::atom_constant<caf::atom("cl_permdn")>;
-using cl_leave_atom = caf::atom_constant<caf::atom("cl_leave")>;
-using cl_join_atom = caf::atom_constant<caf::atom("cl_join")>;
 
 // -- node to node -------------------------------------------------------------
 

@@ -47,6 +47,8 @@ const std::vector<flag>& flags() {
   static const std::vector<flag> table{
       {"host", "server address (127.0.0.1)", to("host", &options::host)},
       {"port", "server port (4000)", to("port", &options::port)},
+      {"publish-port", "fanout: publishers connect here (another node)",
+       to("publish-port", &options::publish_port)},
       {"path", "WebSocket path (/socket/websocket)",
        to("path", &options::path)},
       {"server-pid", "server process for RSS and CPU (/proc)",
@@ -84,6 +86,8 @@ const std::vector<flag>& flags() {
        to("worker-index", &options::worker_index)},
       {"server", "smoke: path of fenix-test-server",
        to("server", &options::server_path)},
+      {"ids", "app-chat: write the acknowledged message ids to FILE",
+       to("ids", &options::ids_file)},
       {"quiet", "no progress on stderr", nullptr},
   };
   return table;
@@ -116,6 +120,27 @@ void apply_defaults(options& o) {
   } else if (s == "churn") {
     def(o.count, 10000);
     def(o.inflight, 50);
+  } else if (s == "app-chat") {
+    def(o.clients, 1000);
+    def(o.publishers, 10);
+    if (o.rate < 0)
+      o.rate = 0;
+    def(o.payload, 100);
+    def(o.window, 4);
+    def(o.duration, 10.0);
+    def(o.inflight, 200);
+    if (o.topic.empty())
+      o.topic = "room:bench";
+  } else if (s == "app-timer") {
+    def(o.clients, 100); // users, one socket each
+    def(o.count, 100);   // running timers per user (the app's maximum)
+    if (o.rate < 0)
+      o.rate = 2000; // timer starts per second, in all
+    def(o.duration, 15.0);
+    if (o.settle < 0)
+      o.settle = 2.0;
+    if (o.topic.empty())
+      o.topic = "timers:*";
   } else if (s != "smoke") {
     throw std::invalid_argument("unknown scenario: " + s);
   }
@@ -184,6 +209,13 @@ std::string usage() {
       "            bytes, time until every list is complete\n"
       "  churn     --count 10000 --inflight 50: connect/join/leave/close\n"
       "            cycles; server RSS at 10% and at the end\n"
+      "  app-chat  --clients 1000 --publishers 10 --rate 0 --window 4: the\n"
+      "            real fenix-chat, one room (--topic room:bench), sessions\n"
+      "            from POST /api/session; new_msg push-to-broadcast latency,\n"
+      "            messages/s, losses, join history check (--ids FILE)\n"
+      "  app-timer --clients 100 --count 100 --rate 2000 --duration 15: the\n"
+      "            real fenix-timer, users x running timers; server CPU and\n"
+      "            RSS while they tick (watched, then with no socket)\n"
       "  smoke     --server PATH: tiny run of each scenario against a test\n"
       "            server it starts; exit 1 unless all complete with no loss\n"
       "\nflags:\n";

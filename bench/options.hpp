@@ -23,6 +23,7 @@ struct options {
   // -- the server under test --------------------------------------------------
   std::string host = "127.0.0.1";
   std::uint16_t port = 4000;
+  std::uint16_t publish_port = 0; // fanout: publishers' port (0: --port)
   std::string path = "/socket/websocket";
   int server_pid = 0;          // for RSS and CPU from /proc
   std::string label = "fenix"; // names the server in reports ("peer")
@@ -50,6 +51,7 @@ struct options {
   int worker_index = -1;   // set by the coordinator for its workers
   bool quiet = false;      // no progress lines on stderr
   std::string server_path; // smoke: fenix-test-server to start
+  std::string ids_file;    // app-chat: acknowledged message ids
 
   std::vector<std::string> args; // the flags as given (after the scenario)
 

@@ -82,6 +82,18 @@ result run_fanout(run_context& ctx) {
   bool closed_loop = o.rate <= 0;
   transport::client_context cctx{1};
   client_pool pool{cctx, base_options(o)};
+  // --publish-port (fanout): the publishers in a pool of their own on
+  // another node; `pool` then holds the receivers only (index - publishers).
+  bool split = !l.chat && o.publish_port != 0 && o.publish_port != o.port;
+  auto pub_options = base_options(o);
+  pub_options.port = o.publish_port;
+  client_pool pub_pool{cctx, pub_options};
+  auto client_at = [&](std::size_t i) {
+    if (!split)
+      return pool.client(i);
+    return i < l.publishers ? pub_pool.client(i)
+                            : pool.client(i - l.publishers);
+  };
   delivery_log log{l.receivers, l.publishers_total};
   senders snd{o.topic, "broadcast", o.payload};
   std::mutex mtx; // guards log
@@ -121,15 +133,30 @@ result run_fanout(run_context& ctx) {
   spec.inflight = std::max<std::size_t>(1, o.inflight / ctx.workers);
   spec.topic = o.topic;
   ctx.progress("joining " + std::to_string(spec.count) + " clients");
-  auto rep = pool.open(spec, on_frame);
+  client_pool::open_report rep;
+  if (split) {
+    auto pub_spec = spec;
+    pub_spec.count = l.publishers;
+    spec.count = l.receivers;
+    rep = pub_pool.open(pub_spec, on_frame);
+    auto subs = pool.open(spec, [&](std::size_t i, std::string_view d,
+                                    const frame_head& h) {
+      on_frame(i + l.publishers, d, h);
+    });
+    rep.failed += subs.failed;
+  } else {
+    rep = pool.open(spec, on_frame);
+  }
   std::size_t receivers_joined = 0;
   for (std::size_t i = 0; i < l.connections(); ++i) {
-    if (!pool.client(i))
+    if (!client_at(i))
       continue;
     if (l.is_receiver(i))
       ++receivers_joined;
     if (l.is_publisher(i))
-      sender_of[i] = snd.add(pool.client(i), pool.join_ref(i), l.first_pub + i);
+      sender_of[i] = snd.add(client_at(i),
+                             (split ? pub_pool : pool).join_ref(i),
+                             l.first_pub + i);
   }
   ctx.sync("go", 500ms);
 
@@ -139,7 +166,10 @@ result run_fanout(run_context& ctx) {
                                : std::chrono::duration<double>(o.duration));
   auto deadline_tp =
       std::chrono::time_point_cast<clock_type::duration>(deadline);
-  auto tick = [&] { pool.heartbeat_all(); };
+  auto tick = [&] {
+    pool.heartbeat_all();
+    pub_pool.heartbeat_all();
+  };
   ctx.progress("publishing");
   sending = true;
   if (closed_loop) {
@@ -190,8 +220,10 @@ result run_fanout(run_context& ctx) {
   r.set("client_cpu_s", self_cpu_seconds() - cpu0, "s");
   if (!snd.lag().empty())
     r.hist("pacer_lag") = snd.lag();
-  r.set("disconnects", static_cast<double>(pool.disconnects()));
+  r.set("disconnects",
+        static_cast<double>(pool.disconnects() + pub_pool.disconnects()));
   pool.close_all(10s);
+  pub_pool.close_all(10s);
   return r;
 }
 

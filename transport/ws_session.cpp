@@ -612,7 +612,7 @@ void ws_session::on_written(std::size_t n) {
   if (queue_empty()) {
     queue_.clear();
     head_ = 0;
-    if (queue_.capacity() > 16)
+    if (queue_.capacity() > 4)
       std::vector<out_frame>{}.swap(queue_);  // idle connections stay small
   } else if (head_ >= 64 && head_ * 2 >= queue_.size()) {
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(head_));

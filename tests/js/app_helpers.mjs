@@ -21,6 +21,7 @@ import {test} from "node:test"
 import assert from "node:assert/strict"
 import {
   BUILD_DIR, waitFor, newSocket, RawClient, tryUpgrade, pollUntil,
+  startProcess,
 } from "./helpers.mjs"
 
 export const SECRET = "test-secret"
@@ -75,82 +76,13 @@ export function runApp(app, args, ms = 5000) {
 
 /// Starts fenix-APP with --port 0 --db DB --secret SECRET (plus `args`);
 /// resolves once it printed `listening on http://127.0.0.1:PORT`.
-/// opts: {db (default :memory:), secret, args}.
+/// opts: {db (default :memory:), secret, args}. The result is a
+/// startProcess server object with `app` set.
 export async function startApp(app, opts = {}) {
-  const bin = appBin(app)
-  if (!existsSync(bin)) throw new Error(`${bin} not found (set FENIX_BUILD_DIR)`)
   const args = ["--port", "0", "--db", opts.db ?? ":memory:",
     "--secret", opts.secret ?? SECRET, ...(opts.args ?? [])]
-  const proc = spawn(bin, args, {stdio: ["ignore", "pipe", "pipe"]})
-  liveApps.add(proc)
-  let stdout = ""
-  let stderr = ""
-  const exited = new Promise(resolve => {
-    proc.once("exit", (code, signal) => {
-      liveApps.delete(proc)
-      resolve({code, signal})
-    })
-  })
-  proc.stderr.setEncoding("utf8").on("data", d => {
-    stderr += d
-    if (stderr.length > 200_000) stderr = stderr.slice(-100_000)
-  })
-  proc.stdout.setEncoding("utf8")
-  const listening = new Promise((resolve, reject) => {
-    proc.stdout.on("data", d => {
-      stdout += d
-      const m = stdout.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/)
-      if (m) resolve(Number(m[1]))
-    })
-    proc.once("error", reject)
-    exited.then(({code, signal}) => reject(new Error(
-      `fenix-${app} exited (code ${code}, signal ${signal}) before ` +
-      `listening; stderr:\n${stderr}`)))
-  })
-  let port
-  try {
-    port = await waitFor(listening, 10_000, `fenix-${app}'s listening line`)
-  } catch (e) {
-    proc.kill("SIGKILL")
-    throw e
-  }
-  let stopped = null
-  const server = {
-    app,
-    proc,
-    port,
-    exited,
-    get stdout() { return stdout },
-    get stderr() { return stderr },
-    httpUrl: `http://127.0.0.1:${port}`,
-    endPoint: `ws://127.0.0.1:${port}/socket`,
-    wsUrl(params = {}) {
-      const p = {vsn: "2.0.0", ...params}
-      const q = Object.entries(p)
-        .filter(([, v]) => v !== null && v !== undefined)
-        .map(([k, v]) =>
-          `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
-        .join("&")
-      return `ws://127.0.0.1:${port}/socket/websocket${q ? "?" + q : ""}`
-    },
-    /// SIGTERM; resolves {code, signal}. SIGKILL if not gone within `ms`
-    /// (then signal is "SIGKILL" and the test's exit-code check fails).
-    stop(ms = 5000) {
-      if (stopped) return stopped
-      stopped = (async () => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return exited
-        proc.kill("SIGTERM")
-        let timer
-        const killed = new Promise(resolve => {
-          timer = setTimeout(() => { proc.kill("SIGKILL"); resolve() }, ms)
-        })
-        await Promise.race([exited, killed])
-        clearTimeout(timer)
-        return exited
-      })()
-      return stopped
-    },
-  }
+  const server = await startProcess(appBin(app), args, `fenix-${app}`)
+  server.app = app
   return server
 }
 

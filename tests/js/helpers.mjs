@@ -99,13 +99,14 @@ process.on("exit", () => {
   }
 })
 
-/// Starts fenix-test-server with `--port 0` (or `opts.port`) and `flags`,
-/// resolves once it printed its listening line.
-export async function startServer(flags = [], opts = {}) {
-  if (!existsSync(SERVER_BIN))
-    throw new Error(`${SERVER_BIN} not found (set FENIX_BUILD_DIR)`)
-  const args = ["--port", String(opts.port ?? 0), ...flags]
-  const proc = spawn(SERVER_BIN, args, {stdio: ["ignore", "pipe", "pipe"]})
+/// Spawns `bin args` and resolves, once it printed its
+/// `listening on http://127.0.0.1:PORT` line, to a server object: proc,
+/// port, exited, stdout, stderr, httpUrl, endPoint, wsUrl(params), stop(ms).
+/// A process still running when the tests exit is killed.
+export async function startProcess(bin, args, name = path.basename(bin)) {
+  if (!existsSync(bin))
+    throw new Error(`${bin} not found (set FENIX_BUILD_DIR)`)
+  const proc = spawn(bin, args, {stdio: ["ignore", "pipe", "pipe"]})
   let stdout = ""
   let stderr = ""
   liveServers.add(proc)
@@ -130,18 +131,18 @@ export async function startServer(flags = [], opts = {}) {
     })
     proc.once("error", reject)
     exited.then(({code, signal}) => reject(new Error(
-      `fenix-test-server exited (code ${code}, signal ${signal}) before ` +
+      `${name} exited (code ${code}, signal ${signal}) before ` +
       `listening; stderr:\n${stderr}`)))
   })
   let port
   try {
-    port = await waitFor(listening, 10_000, "the server's listening line")
+    port = await waitFor(listening, 10_000, `${name}'s listening line`)
   } catch (e) {
     proc.kill("SIGKILL")
     throw e
   }
   let stopped = null
-  const server = {
+  return {
     proc,
     port,
     exited,
@@ -161,34 +162,16 @@ export async function startServer(flags = [], opts = {}) {
         .join("&")
       return `ws://127.0.0.1:${port}/socket/websocket${q ? "?" + q : ""}`
     },
-    async stats() {
-      const res = await fetch(`${server.httpUrl}/stats`)
-      if (res.status !== 200) throw new Error(`/stats gave ${res.status}`)
-      return res.json()
-    },
-    /// POST /broadcast?topic=T&event=E with a JSON body.
-    async broadcast(topic, event, payload) {
-      const q = `topic=${encodeURIComponent(topic)}` +
-        `&event=${encodeURIComponent(event)}`
-      const res = await fetch(`${server.httpUrl}/broadcast?${q}`, {
-        method: "POST",
-        headers: {"content-type": "application/json"},
-        body: JSON.stringify(payload),
-      })
-      return res.status
-    },
-    /// SIGTERM, then SIGKILL if the process has not exited within 5 s.
-    stop() {
+    /// SIGTERM; resolves {code, signal}. SIGKILL if not gone within `ms`
+    /// (then signal is "SIGKILL", which an exit-code check catches).
+    stop(ms = 5000) {
       if (stopped) return stopped
       stopped = (async () => {
         if (proc.exitCode !== null || proc.signalCode !== null) return exited
         proc.kill("SIGTERM")
         let timer
         const killed = new Promise(resolve => {
-          timer = setTimeout(() => {
-            proc.kill("SIGKILL")
-            resolve()
-          }, 5000)
+          timer = setTimeout(() => { proc.kill("SIGKILL"); resolve() }, ms)
         })
         await Promise.race([exited, killed])
         clearTimeout(timer)
@@ -196,6 +179,30 @@ export async function startServer(flags = [], opts = {}) {
       })()
       return stopped
     },
+  }
+}
+
+/// Starts fenix-test-server with `--port 0` (or `opts.port`) and `flags`,
+/// resolves once it printed its listening line. Besides startProcess's
+/// fields the server has stats() and broadcast(topic, event, payload).
+export async function startServer(flags = [], opts = {}) {
+  const args = ["--port", String(opts.port ?? 0), ...flags]
+  const server = await startProcess(SERVER_BIN, args, "fenix-test-server")
+  server.stats = async () => {
+    const res = await fetch(`${server.httpUrl}/stats`)
+    if (res.status !== 200) throw new Error(`/stats gave ${res.status}`)
+    return res.json()
+  }
+  /// POST /broadcast?topic=T&event=E with a JSON body.
+  server.broadcast = async (topic, event, payload) => {
+    const q = `topic=${encodeURIComponent(topic)}` +
+      `&event=${encodeURIComponent(event)}`
+    const res = await fetch(`${server.httpUrl}/broadcast?${q}`, {
+      method: "POST",
+      headers: {"content-type": "application/json"},
+      body: JSON.stringify(payload),
+    })
+    return res.status
   }
   return server
 }

@@ -7,6 +7,9 @@
 //       [--max-channels 100] [--origins //example.com,...]
 //       [--max-backpressure BYTES] [--backpressure close|drop]
 //       [--longpoll-window-ms 10000] [--backpressure-stall-ms 1000]
+//       [--io-threads 1]
+//       [--node-port N [--join HOST:PORT]...]   (cluster, as the apps:
+//       loopback only, 4 shards; bench/run-cluster.sh)
 //
 // Connect params: user=NAME (assigns.user), id=ID (socket id
 // "users_socket:ID"), reject=1 (403) or reject=429 (429).
@@ -16,9 +19,11 @@
 
 #include <caf/all.hpp>
 #include <iostream>
+#include <memory>
 
 #include <boost/json.hpp>
 
+#include "actors/cluster.hpp"
 #include "actors/fenix.hpp"
 
 namespace {
@@ -148,6 +153,7 @@ int main(int argc, char** argv) {
   opts.check_origin = fenix::origin_check::list;
   opts.allowed_origins = {"//example.com"};
   opts.longpoll = true;
+  fenix::cluster_options co; // clustered when co.port != 0
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string val = argv[i + 1];
@@ -169,15 +175,31 @@ int main(int argc, char** argv) {
       opts.on_backpressure = val == "drop"
                                ? fenix::transport::backpressure_policy::drop
                                : fenix::transport::backpressure_policy::close;
+    else if (flag == "--io-threads")
+      opts.io_threads = std::stoi(val);
+    else if (flag == "--node-port")
+      co.port = static_cast<std::uint16_t>(std::stoi(val));
+    else if (flag == "--join")
+      co.seeds.push_back(val);
     else {
       std::cerr << "unknown flag " << flag << '\n';
       return 2;
     }
   }
   caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", 2);
+  fenix::configure_scheduler(cfg);
+  if (co.port != 0) {
+    fenix::cluster::configure(cfg, co);
+    opts.node_name = fenix::cluster::address_of(co);
+    opts.pubsub_shards = 4;
+  }
   caf::actor_system sys{cfg};
   fenix::endpoint ep{sys, opts};
+  std::unique_ptr<fenix::cluster> node;
+  if (co.port != 0) {
+    node = std::make_unique<fenix::cluster>(ep, co);
+    std::cerr << "cluster node " << node->address() << '\n';
+  }
   ep.on_connect(connect);
   ep.channel("room:*", room);
   ep.channel("bench:*", bench);
@@ -200,8 +222,12 @@ int main(int argc, char** argv) {
                    {"encodes", ep.pubsub().stats().encodes.load()},
                    {"presence_entries", s.presence_entries},
                    {"frames_dropped", s.frames_dropped},
-                   {"slow_closes", s.slow_closes}};
+                   {"slow_closes", s.slow_closes},
+                   {"cluster_nodes", node ? node->nodes() : 1}};
     return fenix::transport::http_response::json(200, json::serialize(o));
   });
-  return ep.run();
+  auto rc = ep.run();
+  if (node)
+    node->leave();
+  return rc;
 }
