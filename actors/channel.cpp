@@ -282,11 +282,12 @@ void channel::untrack(const std::string& key) {
 }
 
 void channel::push_presence_state() {
+  // The tracker frames the push itself: it renders the topic's state once
+  // per batching window, and joiners with the same serializer and join_ref
+  // share the bytes (see presence_tracker.hpp).
   request(init_->ctx->presence->shard(topic()), caf::infinite,
-          list_atom::value, topic())
-    .then([this](payload& state) {
-      push("presence_state", std::move(state));
-    });
+          list_atom::value, topic(), presence_push{init_->ser, init_->join_ref})
+    .then([this](frame& state) { write(std::move(state)); });
 }
 
 } // namespace fenix

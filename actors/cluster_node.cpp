@@ -141,7 +141,7 @@ void failed(node_actor* self, const std::string& addr, std::uint64_t gen,
 void peer_is_up(node_actor* self, const node_info& info,
                 const caf::actor& handle) {
   auto& st = self->state;
-  if (info.address == st.me.address || st.leaving)
+  if (!handle || info.address == st.me.address || st.leaving)
     return;
   auto& m = st.members[info.address];
   m.dialing = false;
@@ -353,8 +353,22 @@ caf::behavior node_fn(node_actor* self, cluster_options opts, node_info me,
                       std::to_string(st.me.shards));
           return caf::sec::incompatible_versions;
         }
-        peer_is_up(self, info,
-                   caf::actor_cast<caf::actor>(self->current_sender()));
+        auto peer = caf::actor_cast<caf::actor>(self->current_sender());
+        if (!peer) {
+          // CAF 0.17's BASP delivers a message without a sender when the
+          // connection it came on is not (or no longer) in the routing
+          // table, e.g. while connections a frozen node left behind are
+          // being replaced after it resumes. The answer could not reach the
+          // peer either: dial it instead (its hello times out and retries).
+          log(st, "hello from " + info.address +
+                      " came without a sender (its connection is being"
+                      " replaced): dialling it");
+          if (split_address(info.address) && info.address != st.me.address)
+            dial(self, info.address);
+          learn(self, addrs);
+          return caf::sec::invalid_argument;
+        }
+        peer_is_up(self, info, peer);
         learn(self, addrs);
         return {st.me, member_list(self)};
       },

@@ -224,6 +224,12 @@ class state {
 /// `{key: {"metas": [meta, ...]}}`, metas in the order given.
 boost::json::object render_presences(const std::vector<entry>& entries);
 
+/// The same presence map as JSON text, written directly (no json::object
+/// tree): byte for byte `json::serialize(render_presences(entries))`. The
+/// tracker renders a topic once per batching window this way and shares the
+/// text between every joiner of that window.
+std::string render_presences_text(const std::vector<entry>& entries);
+
 /// Groups changes by topic into presence_diff payloads
 /// `{"joins": {key: {"metas": [...]}}, "leaves": {...}}`, in change order.
 std::map<std::string, boost::json::object> render_diffs(const changes& cs);

@@ -1,5 +1,6 @@
 #include "actors/presence_tracker.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -19,6 +20,7 @@ namespace fenix {
 struct presence_tracker::counters {
   std::atomic<std::int64_t> entries{0};
   std::atomic<std::uint64_t> diffs{0};
+  std::atomic<std::uint64_t> renders{0};
 };
 
 namespace tracker {
@@ -119,6 +121,99 @@ void flush(tracker_actor* self, const std::string& topic) {
   }
 }
 
+// -- presence_state: rendered once per topic and window ----------------------
+
+// A shard's rendered presence states and the joiners waiting for their
+// topic's next flush. Held by the shard's behavior (tracker::state is the
+// cluster code's too). A rendered state is valid while its topic has no
+// pending changes: every visible change goes through `record`, which opens
+// a window, and each flush drops the topic's rendering.
+struct state_pushes {
+  struct waiter {
+    caf::typed_response_promise<frame> rp;
+    presence_push how;
+  };
+  std::map<std::string, std::shared_ptr<const std::string>> rendered;
+  std::map<std::string, std::vector<waiter>> waiting;
+};
+
+// The topic's presence map as JSON text, rendered at most once per window.
+std::shared_ptr<const std::string> rendered_state(tracker_actor* self,
+                                                  state_pushes& sp,
+                                                  const std::string& topic) {
+  if (auto i = sp.rendered.find(topic); i != sp.rendered.end())
+    return i->second;
+  auto& st = self->state;
+  auto text = std::make_shared<const std::string>(
+    presence::render_presences_text(st.crdt->list(topic)));
+  st.counters->renders.fetch_add(1, std::memory_order_relaxed);
+  if (st.sizes.count(topic) > 0) // nothing kept for empty topics
+    sp.rendered.emplace(topic, text);
+  return text;
+}
+
+// The presence_state push of `text` as `how.ser` frames it (V2 JSON if
+// null). The serializer frames the push with the payloads 0 and 1: the bytes
+// the two share around that one differing digit are the frame around the
+// payload, so the state is copied in once rather than parsed back into a
+// tree and serialized again. A serializer that does not embed the JSON
+// payload verbatim gets it parsed.
+frame state_frame(const presence_push& how, const std::string& topic,
+                  const std::string& text) {
+  auto& ser = how.ser ? *how.ser : serializer_for(protocol_version::v2);
+  const char* event = "presence_state";
+  auto zero = ser.encode_push(how.join_ref, topic, event, json::value(0));
+  auto one = ser.encode_push(how.join_ref, topic, event, json::value(1));
+  if (!zero.binary && !one.binary && zero.data && one.data
+      && zero.size() == one.size()) {
+    auto& a = *zero.data;
+    auto& b = *one.data;
+    auto at = std::mismatch(a.begin(), a.end(), b.begin()).first - a.begin();
+    auto n = static_cast<std::size_t>(at);
+    if (n < a.size() && a[n] == '0' && b[n] == '1'
+        && a.compare(n + 1, std::string::npos, b, n + 1) == 0) {
+      std::string out;
+      out.reserve(a.size() - 1 + text.size());
+      out.append(a, 0, n);
+      out += text;
+      out.append(a, n + 1, std::string::npos);
+      return make_frame(std::move(out));
+    }
+  }
+  return ser.encode_push(how.join_ref, topic, event, json::parse(text));
+}
+
+// Answers the joiners waiting for `topic`: one rendering, one frame per
+// (serializer, join_ref), the same bytes for all who share them.
+void push_states(tracker_actor* self, state_pushes& sp,
+                 const std::string& topic) {
+  auto i = sp.waiting.find(topic);
+  if (i == sp.waiting.end())
+    return;
+  auto waiters = std::move(i->second);
+  sp.waiting.erase(i);
+  auto text = rendered_state(self, sp, topic);
+  std::map<std::pair<const serializer*, opt_string>, frame> framed;
+  for (auto& w : waiters) {
+    auto [f, fresh] = framed.try_emplace({w.how.ser, w.how.join_ref});
+    if (fresh)
+      f->second = state_frame(w.how, topic, *text);
+    w.rp.deliver(f->second);
+  }
+}
+
+// (list_atom, topic, presence_push): at the topic's next flush if changes
+// are pending (the state then holds them all), else at once.
+caf::result<frame> request_state(tracker_actor* self, state_pushes& sp,
+                                 const std::string& topic,
+                                 presence_push how) {
+  if (self->state.pending.count(topic) == 0)
+    return state_frame(how, topic, *rendered_state(self, sp, topic));
+  auto rp = self->make_response_promise<frame>();
+  sp.waiting[topic].push_back({rp, std::move(how)});
+  return rp;
+}
+
 void watch(tracker_actor* self, const caf::actor& owner) {
   if (self->state.monitored.insert(owner.id()).second)
     self->monitor(owner);
@@ -134,6 +229,7 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
   st.ps = ps;
   st.window = window;
   st.counters = std::move(c);
+  auto states = std::make_shared<state_pushes>();
   self->set_down_handler([self](caf::down_msg& dm) {
     auto id = dm.source.id();
     self->state.monitored.erase(id);
@@ -181,7 +277,15 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
       return payload{
         presence::render_presences(self->state.crdt->list(topic))};
     },
-    [=](flush_atom, const std::string& topic) { flush(self, topic); },
+    [=](list_atom, const std::string& topic,
+        presence_push& how) -> caf::result<frame> {
+      return request_state(self, *states, topic, std::move(how));
+    },
+    [=](flush_atom, const std::string& topic) {
+      flush(self, topic); // the window's diff first, then the states
+      states->rendered.erase(topic);
+      push_states(self, *states, topic);
+    },
     // -- cluster (see cluster_presence.hpp) --
     [=](cl_attach_atom, std::uint64_t gossip_ms, std::uint64_t permdown_ms) {
       tracker::attach(self, gossip_ms, permdown_ms);
@@ -251,6 +355,10 @@ std::uint64_t presence_tracker::entries() const {
 
 std::uint64_t presence_tracker::diffs_sent() const {
   return counters_->diffs.load();
+}
+
+std::uint64_t presence_tracker::states_rendered() const {
+  return counters_->renders.load();
 }
 
 void presence_tracker::shutdown() {

@@ -16,6 +16,18 @@
 /// while 5,000 users joining one topic produce a handful of diffs, not
 /// 5,000 (each of which would go to every member: O(n^2) frames).
 ///
+/// presence_state: a joiner's state is sent at the topic's next flush when
+/// one is pending (else at once), rendered to JSON text once for all the
+/// joiners of that window and framed once per (serializer, join_ref), so
+/// 5,000 joiners of one topic cost a handful of O(n) renders, not 5,000.
+/// The state is rendered after the window's changes and the window's diff is
+/// broadcast just before it: a joiner's state holds everything in the diffs
+/// it missed, and the diffs it receives after (or buffered before) the state
+/// only repeat joins it already has (same phx_ref: no-ops in the JS helper)
+/// or carry changes it lacks. It is never rendered mid-window: an entry that
+/// joins and leaves within one window is in no diff at all (the two cancel),
+/// so a state rendered between the two would keep it for good.
+///
 /// Identity: the shards share one presence replica `{node, incarnation}`;
 /// `node` is `node_name` (a cluster node uses its "HOST:PORT", so that a
 /// restart is recognised as a new incarnation of the same node), or
@@ -33,12 +45,22 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 
 #include "actors/presence_clock.hpp"
+#include "transport/message.hpp"
 
 namespace fenix {
 
 class pubsub;
+class serializer;
+
+/// How a channel's `presence_state` push is framed: its serializer and
+/// join_ref (see presence_tracker::shard).
+struct presence_push {
+  const serializer* ser = nullptr;
+  opt_string join_ref;
+};
 
 class presence_tracker {
 public:
@@ -52,7 +74,9 @@ public:
   /// (update_atom, topic, key, payload meta, caf::actor owner),
   /// (untrack_atom, topic, key, caf::actor_addr owner),
   /// (untrack_atom, caf::actor_addr owner) (everything of that owner),
-  /// (list_atom, topic) -> payload (a Phoenix presence map).
+  /// (list_atom, topic) -> payload (a Phoenix presence map, at once),
+  /// (list_atom, topic, presence_push) -> frame (the `presence_state` push,
+  /// answered at the topic's next flush; see "presence_state" above).
   const caf::actor& shard(const std::string& topic) const;
 
   /// Every shard, in order (the cluster addresses them by index).
@@ -67,6 +91,10 @@ public:
   /// Counters for benchmarks: diffs broadcast so far.
   std::uint64_t diffs_sent() const;
 
+  /// Counters for benchmarks: presence states rendered to JSON text so far
+  /// (at most one per topic and batching window).
+  std::uint64_t states_rendered() const;
+
   void shutdown();
 
   struct counters;  // internal
@@ -78,3 +106,5 @@ private:
 };
 
 } // namespace fenix
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::presence_push)

@@ -31,6 +31,8 @@ const scenario* find_scenario(const std::string& name) {
       {"echo", run_echo, finish_echo, passed_echo},
       {"presence", run_presence, finish_presence, passed_presence},
       {"churn", run_churn, finish_churn, passed_churn},
+      {"app-chat", run_app_chat, finish_app_chat, passed_app_chat},
+      {"app-timer", run_app_timer, finish_app_timer, passed_app_timer},
   };
   for (auto& s : table)
     if (name == s.name)

@@ -18,6 +18,8 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bench/options.hpp"
 #include "bench/result.hpp"
@@ -79,6 +81,14 @@ result run_churn(run_context& ctx);
 void finish_churn(result& r, const options& opts);
 bool passed_churn(const result& r);
 
+result run_app_chat(run_context& ctx); // the real fenix-chat (apps.md)
+void finish_app_chat(result& r, const options& opts);
+bool passed_app_chat(const result& r);
+
+result run_app_timer(run_context& ctx); // the real fenix-timer (apps.md)
+void finish_app_timer(result& r, const options& opts);
+bool passed_app_timer(const result& r);
+
 // -- helpers shared by the scenarios ------------------------------------------
 
 /// Seconds between two steady-clock ns stamps.
@@ -90,5 +100,33 @@ inline double seconds_between(double from_ns, double to_ns) {
 /// the CPU per unit of work (`per` items, e.g. deliveries) in µs.
 void add_server_cost(result& r, const std::string& from, const std::string& to,
                      double per, const std::string& per_name);
+
+// -- helpers of the app scenarios (scenario_app_common.cpp) -------------------
+
+/// A blocking HTTP/1.1 request (Connection: close); status 0 if no answer.
+struct http_answer {
+  int status = 0;
+  std::string body;
+};
+http_answer http_call(const std::string& host, std::uint16_t port,
+                      const std::string& method, const std::string& path,
+                      const std::string& body = {});
+
+/// A session token for `user` from the app's POST /api/session; throws
+/// std::runtime_error unless the answer is 200 with a token.
+std::string app_session(const options& opts, const std::string& user);
+
+/// The app's GET /metrics as name -> value (empty if unavailable).
+std::vector<std::pair<std::string, double>> app_metrics(const options& opts);
+
+/// Busy and total jiffies of the whole machine (/proc/stat), to report how
+/// many cores were busy over a window (server, load generator and others).
+std::pair<double, double> machine_busy_jiffies();
+double busy_cores_between(const std::pair<double, double>& from,
+                          const std::pair<double, double>& to);
+
+/// Server CPU (percent of one core) between two snapshots, -1 if unknown.
+double server_cpu_util(const result& r, const std::string& from,
+                       const std::string& to);
 
 } // namespace fenix::bench

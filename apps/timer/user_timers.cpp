@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include <map>
+#include <set>
 
 #include <boost/json.hpp>
 #include <caf/all.hpp>
@@ -67,8 +68,8 @@ payload row(const timer& t) {
 
 struct live_timer {
   timer t;
-  std::int64_t deadline_ms = 0;  // when running
-  std::uint64_t generation = 0;  // stale ticks (before pause) are ignored
+  std::int64_t deadline_ms = 0;   // when running
+  std::int64_t next_tick_ms = 0;  // when running: the next tick is due
 };
 
 struct user_state {
@@ -78,7 +79,7 @@ struct user_state {
   caf::actor store;
   std::map<std::string, live_timer> timers;  // active only
   std::vector<std::string> order;            // creation order
-  std::uint64_t generations = 0;
+  std::set<std::int64_t> wakeups;            // grid slots with a wake-up
   static inline const char* name = "fenix.timer.user";
 };
 
@@ -93,16 +94,28 @@ void persist(user_actor* self, const timer& t) {
 }
 
 // Each running timer ticks on its own phase: when its remaining whole
-// seconds drop by one, i.e. at deadline - (remaining - 1) s.
-void schedule_tick(user_actor* self, live_timer& lt) {
-  lt.generation = ++self->state.generations;
-  auto left = lt.deadline_ms - now_ms();
-  auto secs = std::max<std::int64_t>(0, (left + 999) / 1000);
-  auto wait = std::max<std::int64_t>(0, left - (secs - 1) * 1000);
-  if (secs <= 0)
-    wait = 0;
+// seconds drop by one, i.e. at deadline - (remaining - 1) s. The actor wakes
+// up on a grid shared by every user, though: once per slot for all of its
+// timers due in it, and CAF's clock thread once per slot for every user
+// (10,000 timers cost about 50 wake-ups a second, not 10,000). A tick is at
+// most one grid step late.
+constexpr std::int64_t tick_grid_ms = 20;
+
+void wake_at(user_actor* self, std::int64_t at_ms) {
+  auto slot = (at_ms + tick_grid_ms - 1) / tick_grid_ms * tick_grid_ms;
+  if (!self->state.wakeups.insert(slot).second)
+    return;  // that slot's wake-up is already on its way
+  auto wait = std::max<std::int64_t>(0, slot - now_ms());
   self->delayed_send(self, std::chrono::milliseconds(wait), tick_atom::value,
-                     lt.t.id, lt.generation);
+                     slot);
+}
+
+void schedule_tick(user_actor* self, live_timer& lt) {
+  auto now = now_ms();
+  auto left = lt.deadline_ms - now;
+  auto secs = std::max<std::int64_t>(0, (left + 999) / 1000);
+  lt.next_tick_ms = secs <= 0 ? now : lt.deadline_ms - (secs - 1) * 1000;
+  wake_at(self, lt.next_tick_ms);
 }
 
 void drop(user_actor* self, std::string id) {  // by value: erase frees it
@@ -122,13 +135,8 @@ void complete(user_actor* self, live_timer& lt) {
   drop(self, lt.t.id);
 }
 
-void tick(user_actor* self, const std::string& id, std::uint64_t gen) {
+void tick(user_actor* self, live_timer& lt) {
   auto& st = self->state;
-  auto i = st.timers.find(id);
-  if (i == st.timers.end() || i->second.generation != gen
-      || i->second.t.status != status_running)
-    return;
-  auto& lt = i->second;
   auto left = lt.deadline_ms - now_ms();
   int secs = static_cast<int>(std::max<std::int64_t>(0, (left + 999) / 1000));
   if (secs <= 0)
@@ -137,6 +145,24 @@ void tick(user_actor* self, const std::string& id, std::uint64_t gen) {
   st.ps->broadcast(st.topic, "timers:tick",
                    json::object{{"id", lt.t.id}, {"remaining_time", secs}});
   schedule_tick(self, lt);
+}
+
+// A grid slot came: tick every running timer that is due.
+void on_wakeup(user_actor* self, std::int64_t slot) {
+  auto& st = self->state;
+  st.wakeups.erase(slot);
+  auto now = now_ms();
+  if (now < slot)
+    wake_at(self, slot);  // early (clock adjustment): come back for the rest
+  std::vector<std::string> due;
+  for (auto& id : st.order) {
+    auto& lt = st.timers.at(id);
+    if (lt.t.status == status_running && lt.next_tick_ms <= now)
+      due.push_back(id);
+  }
+  for (auto& id : due)
+    if (auto i = st.timers.find(id); i != st.timers.end())
+      tick(self, i->second);  // may complete and drop the timer
 }
 
 fenix::reply command(user_actor* self, const std::string& event,
@@ -188,7 +214,6 @@ fenix::reply command(user_actor* self, const std::string& event,
       std::max<std::int64_t>(0, (lt.deadline_ms - now + 999) / 1000));
     lt.t.status = std::string{status_paused};
     lt.t.updated_at_ms = now;
-    lt.generation = ++st.generations;  // cancels the pending tick
     persist(self, lt.t);
     st.ps->broadcast(st.topic, "timers:paused", to_json(lt.t));
   } else if (event == "timers:resume") {
@@ -224,7 +249,7 @@ caf::behavior user_fn(user_actor* self, std::string user, const pubsub* ps,
       self->send(st.store, remove_atom::value, t.id);
       continue;
     }
-    live_timer lt{t, now + 1000LL * t.remaining, 0};
+    live_timer lt{t, now + 1000LL * t.remaining, 0};  // ticks from here
     st.order.push_back(t.id);
     auto& stored = st.timers.emplace(t.id, std::move(lt)).first->second;
     if (t.status == status_running)
@@ -240,9 +265,7 @@ caf::behavior user_fn(user_actor* self, std::string user, const pubsub* ps,
     [=](command_atom, const std::string& event, const payload& p) {
       return command(self, event, p);
     },
-    [=](tick_atom, const std::string& id, std::uint64_t gen) {
-      tick(self, id, gen);
-    },
+    [=](tick_atom, std::int64_t slot) { on_wakeup(self, slot); },
   };
 }
 

@@ -159,6 +159,28 @@ TEST_CASE("list renders a presence map in tracking order",
   CHECK(render_presences({}).empty());
 }
 
+TEST_CASE("render_presences_text is render_presences serialized",
+          "[actors][presence]") {
+  state a{ra};
+  auto odd =
+      json::object{{"phx_ref", "r\"1"},
+                   {"n", 1.5},
+                   {"t", "\n\u00e9\x01"},
+                   {"nested", json::array{json::object{{"x", nullptr}}}}};
+  REQUIRE(a.track("t", "bob", 1, meta("r1")));
+  REQUIRE(a.track("t", "__proto__", 2, odd));
+  REQUIRE(a.track("t", "a\"b\\c\n\u00fc", 3, meta("r3")));
+  REQUIRE(a.track("t", "bob", 4, meta("r4")));
+  auto es = a.list("t");
+  CHECK(render_presences_text(es) == json::serialize(render_presences(es)));
+  // Keys that are not next to each other still group, in first-seen order.
+  std::vector<entry> mixed{es[3], es[0], es[2], es[1]};
+  REQUIRE(mixed[0].key == mixed[2].key);
+  CHECK(render_presences_text(mixed) ==
+        json::serialize(render_presences(mixed)));
+  CHECK(render_presences_text({}) == "{}");
+}
+
 TEST_CASE("render_diffs groups changes by topic", "[actors][presence]") {
   state a{ra};
   changes cs;

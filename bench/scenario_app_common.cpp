@@ -1,0 +1,127 @@
+// What the app scenarios (app-chat, app-timer) share: HTTP calls to the
+// app (sessions, /metrics) and how busy the machine was over a window.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "bench/scenario.hpp"
+
+namespace fenix::bench {
+
+namespace json = boost::json;
+
+http_answer http_call(const std::string& host, std::uint16_t port,
+                      const std::string& method, const std::string& path,
+                      const std::string& body) {
+  http_answer out;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return out;
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  std::string text;
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    auto req = method + " " + path + " HTTP/1.1\r\nHost: " + host +
+               "\r\nConnection: close\r\n";
+    if (!body.empty() || method == "POST")
+      req += "Content-Type: application/json\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n";
+    req += "\r\n" + body;
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(req.size())) {
+      char buf[8192];
+      for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  if (text.rfind("HTTP/1.1 ", 0) != 0 || text.size() < 12)
+    return out;
+  out.status = std::atoi(text.c_str() + 9);
+  if (auto start = text.find("\r\n\r\n"); start != std::string::npos)
+    out.body = text.substr(start + 4);
+  return out;
+}
+
+std::string app_session(const options& opts, const std::string& user) {
+  auto a = http_call(opts.host, opts.port, "POST", "/api/session",
+                     json::serialize(json::object{{"username", user}}));
+  if (a.status != 200)
+    throw std::runtime_error("POST /api/session for " + user + ": status " +
+                             std::to_string(a.status) + " " + a.body);
+  json::error_code ec;
+  auto v = json::parse(a.body, ec);
+  const json::value* token =
+      !ec && v.is_object() ? v.as_object().if_contains("token") : nullptr;
+  if (!token || !token->is_string())
+    throw std::runtime_error("POST /api/session: no token in " + a.body);
+  return std::string{token->get_string()};
+}
+
+std::vector<std::pair<std::string, double>> app_metrics(const options& opts) {
+  std::vector<std::pair<std::string, double>> out;
+  auto a = http_call(opts.host, opts.port, "GET", "/metrics");
+  if (a.status != 200)
+    return out;
+  std::istringstream in{a.body};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    auto sp = line.rfind(' ');
+    if (sp == std::string::npos)
+      continue;
+    try {
+      out.emplace_back(line.substr(0, sp), std::stod(line.substr(sp + 1)));
+    } catch (const std::exception&) {
+    }
+  }
+  return out;
+}
+
+std::pair<double, double> machine_busy_jiffies() {
+  std::ifstream in{"/proc/stat"};
+  std::string cpu;
+  double v[8] = {};
+  in >> cpu >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6] >> v[7];
+  double total = 0;
+  for (double x : v)
+    total += x;
+  return {total - v[3] - v[4], total}; // minus idle and iowait
+}
+
+double busy_cores_between(const std::pair<double, double>& from,
+                          const std::pair<double, double>& to) {
+  double total = to.second - from.second;
+  if (total <= 0)
+    return -1;
+  return (to.first - from.first) / total * std::thread::hardware_concurrency();
+}
+
+double server_cpu_util(const result& r, const std::string& from,
+                       const std::string& to) {
+  auto* a = r.snapshot(from);
+  auto* b = r.snapshot(to);
+  if (!a || !b || a->cpu_s < 0 || b->cpu_s < 0)
+    return -1;
+  double wall = seconds_between(static_cast<double>(a->t_ns),
+                                static_cast<double>(b->t_ns));
+  return wall > 0 ? 100.0 * (b->cpu_s - a->cpu_s) / wall : -1;
+}
+
+} // namespace fenix::bench
