@@ -93,33 +93,7 @@ for (i,) in sqlite3.connect(sys.argv[1]).execute(
   fi | LC_ALL=C sort
 }
 
-# Cores busy over the next second, from /proc/stat (all processes).
-busy_cores() {
-  local a b
-  a=$(head -1 /proc/stat)
-  sleep 1
-  b=$(head -1 /proc/stat)
-  awk -v a="$a" -v b="$b" -v n="$(nproc)" 'BEGIN {
-    split(a, x); split(b, y); t = 0
-    for (k = 2; k <= 9; k++) t += y[k] - x[k]
-    i = (y[5] - x[5]) + (y[6] - x[6])
-    printf "%.2f", (t > 0 ? (t - i) * n / t : 0) }'
-}
-
-# The machine is shared: wait (at most QUIET_WAIT s, default 60) until
-# fewer than QUIET_CORES (default 0.3) cores are busy, then run anyway.
-wait_quiet() {
-  local start=$SECONDS busy
-  while :; do
-    busy=$(busy_cores)
-    awk -v b="$busy" -v q="${QUIET_CORES:-0.3}" 'BEGIN { exit !(b < q) }' \
-      && { echo "   machine: $busy cores busy before the case"; return 0; }
-    if (( SECONDS - start >= ${QUIET_WAIT:-60} )); then
-      echo "   machine still busy ($busy cores) after ${QUIET_WAIT:-60} s: running anyway"
-      return 0
-    fi
-  done
-}
+. bench/lib.sh  # busy_cores, wait_quiet (we are at the root)
 
 failed=0
 
@@ -139,7 +113,7 @@ run_case() {
   [ "$app" = chat ] && ids=(--ids "$results/$id.ids")
   echo
   echo "== $id: fenix-$app --db $db; fenix-bench app-$app $*"
-  [ -n "${SMOKE:-}" ] || wait_quiet
+  [ -n "${SMOKE:-}" ] || wait_quiet 60
   echo "   loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
   start_app "$app" "$db" "$results/$id.server.log"
   local ok=1

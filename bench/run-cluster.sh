@@ -148,41 +148,18 @@ stop_cluster() {
 
 want() { [[ " $only " == *" $1 "* ]]; }
 
-# Cores busy over the next second, from /proc/stat (all processes).
-busy_cores() {
-  local a b
-  a=$(head -1 /proc/stat)
-  sleep 1
-  b=$(head -1 /proc/stat)
-  awk -v a="$a" -v b="$b" -v n="$(nproc)" 'BEGIN {
-    split(a, x); split(b, y); t = 0; i = 0
-    for (k = 2; k <= 9; k++) t += y[k] - x[k]
-    i = (y[5] - x[5]) + (y[6] - x[6])
-    printf "%.2f", (t > 0 ? (t - i) * n / t : 0) }'
-}
+. bench/lib.sh  # busy_cores, wait_quiet (we are at the root)
 
-# The machine is shared: wait (at most QUIET_WAIT s, default 60) until
-# fewer than QUIET_CORES (default 0.3) cores are busy, then run anyway.
-# Logs what it saw to machine.txt.
-wait_quiet() {
-  local start=$SECONDS busy
-  while :; do
-    busy=$(busy_cores)
-    if awk -v b="$busy" -v q="${QUIET_CORES:-0.3}" 'BEGIN { exit !(b < q) }'; then
-      break
-    fi
-    if (( SECONDS - start >= ${QUIET_WAIT:-60} )); then
-      echo "   machine still busy ($busy cores) after ${QUIET_WAIT:-60} s: running anyway"
-      break
-    fi
-  done
+# Waits for a quiet machine before part $1 and logs what it saw.
+wait_quiet_for() {
+  wait_quiet 60
   echo "busy_before_$1: $busy cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)" \
     >> "$results/machine.txt"
 }
 
 # -- 1. latency -------------------------------------------------------------------
 if want latency; then
-  wait_quiet latency
+  wait_quiet_for latency
   fan=(fanout --clients "$subs" --publishers 1 --rate "$rate" --payload 100
        --duration "$duration")
   echo "== latency: no cluster (one fenix-test-server)"
@@ -225,7 +202,7 @@ fi
 
 # -- 2. presence convergence --------------------------------------------------------
 if want presence; then
-  wait_quiet presence
+  wait_quiet_for presence
   : > "$results/presence.jsonl"
   runs=()   # "SIGNAL:CLIENTS_PER_NODE"
   for size in $per_node; do
@@ -250,7 +227,7 @@ fi
 
 # -- 3. capacity ------------------------------------------------------------------
 if want capacity; then
-  wait_quiet capacity
+  wait_quiet_for capacity
   echo "== capacity: $cap connections per node, each joined to bench:1"
   start_cluster cap
   sleep 1

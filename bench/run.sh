@@ -90,34 +90,7 @@ stop_server() {
 }
 trap '[ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null; true' EXIT
 
-# Cores busy over the next second, from /proc/stat (all processes).
-busy_cores() {
-  local a b
-  a=$(head -1 /proc/stat)
-  sleep 1
-  b=$(head -1 /proc/stat)
-  awk -v a="$a" -v b="$b" -v n="$(nproc)" 'BEGIN {
-    split(a, x); split(b, y); t = 0; i = 0
-    for (k = 2; k <= 9; k++) t += y[k] - x[k]
-    i = (y[5] - x[5]) + (y[6] - x[6])
-    printf "%.2f", (t > 0 ? (t - i) * n / t : 0) }'
-}
-
-# This machine is shared: wait (at most QUIET_WAIT s, default 90) until
-# fewer than QUIET_CORES (default 0.3) cores are busy, then run anyway.
-wait_quiet() {
-  local start=$SECONDS busy
-  while :; do
-    busy=$(busy_cores)
-    if awk -v b="$busy" -v q="${QUIET_CORES:-0.3}" 'BEGIN { exit !(b < q) }'; then
-      return 0
-    fi
-    if (( SECONDS - start >= ${QUIET_WAIT:-90} )); then
-      echo "   machine still busy ($busy cores) after ${QUIET_WAIT:-90} s: running anyway"
-      return 0
-    fi
-  done
-}
+. bench/lib.sh  # busy_cores, wait_quiet (we are at the root)
 
 # run_case ID fenix|peer SCENARIO [flags...]
 run_case() {
