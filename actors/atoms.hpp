@@ -57,4 +57,4 @@ using cl_permdown_atom = caf::atom_constant<caf::atom("cl_permdn")>;
 using cl_leave_atom = caf::atom_constant<caf::atom("cl_leave")>;
 using cl_join_atom = caf::atom_constant<caf::atom("cl_join")>;
 
-} // namespace fenix
+}  // namespace fenix

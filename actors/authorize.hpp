@@ -17,4 +17,4 @@ std::variant<int, socket_init>
 authorize(const std::shared_ptr<endpoint_context>& ctx,
           const transport::http_request& req, std::string& subprotocol);
 
-} // namespace fenix
+}  // namespace fenix

@@ -11,18 +11,18 @@ namespace fenix {
 
 const char* to_string(close_reason r) {
   switch (r) {
-    case close_reason::left:
-      return "left";
-    case close_reason::closed:
-      return "closed";
-    case close_reason::duplicate_join:
-      return "duplicate_join";
-    case close_reason::stopped:
-      return "stopped";
-    case close_reason::crashed:
-      return "crashed";
-    case close_reason::disconnected:
-      return "disconnected";
+  case close_reason::left:
+    return "left";
+  case close_reason::closed:
+    return "closed";
+  case close_reason::duplicate_join:
+    return "duplicate_join";
+  case close_reason::stopped:
+    return "stopped";
+  case close_reason::crashed:
+    return "crashed";
+  case close_reason::disconnected:
+    return "disconnected";
   }
   return "unknown";
 }
@@ -47,10 +47,11 @@ std::string describe(const std::exception_ptr& eptr) {
   }
 }
 
-} // namespace
+}  // namespace
 
 channel::channel(caf::actor_config& cfg, std::shared_ptr<channel_init> init)
-  : caf::event_based_actor(cfg), init_(std::move(init)) {
+  : caf::event_based_actor(cfg),
+    init_(std::move(init)) {
   init_->ctx->channels.fetch_add(1, std::memory_order_relaxed);
   attach_functor([ctx = init_->ctx] {
     ctx->channels.fetch_sub(1, std::memory_order_relaxed);
@@ -86,8 +87,8 @@ void channel::broadcast_from(const std::string& event, payload p) {
 }
 
 void channel::intercept(std::vector<std::string> events) {
-  intercepts_ = std::make_shared<const std::vector<std::string>>(
-    std::move(events));
+  intercepts_ =
+    std::make_shared<const std::vector<std::string>>(std::move(events));
 }
 
 void channel::stop() {
@@ -259,7 +260,7 @@ caf::behavior channel::make_behavior() {
   return framework;
 }
 
-} // namespace fenix
+}  // namespace fenix
 
 // -- presence (the tracker shard does the work) ---------------------------------
 
@@ -285,9 +286,9 @@ void channel::push_presence_state() {
   // The tracker frames the push itself: it renders the topic's state once
   // per batching window, and joiners with the same serializer and join_ref
   // share the bytes (see presence_tracker.hpp).
-  request(init_->ctx->presence->shard(topic()), caf::infinite,
-          list_atom::value, topic(), presence_push{init_->ser, init_->join_ref})
+  request(init_->ctx->presence->shard(topic()), caf::infinite, list_atom::value,
+          topic(), presence_push{init_->ser, init_->join_ref})
     .then([this](frame& state) { write(std::move(state)); });
 }
 
-} // namespace fenix
+}  // namespace fenix

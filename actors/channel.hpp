@@ -150,8 +150,8 @@ private:
   std::shared_ptr<channel_init> init_;
   caf::behavior user_;
   opt_string current_ref_;
-  opt_string join_msg_ref_;           // ref of the phx_join message
-  opt_string join_msg_join_ref_;      // its join_ref (echoed in the reply)
+  opt_string join_msg_ref_;             // ref of the phx_join message
+  opt_string join_msg_join_ref_;        // its join_ref (echoed in the reply)
   caf::response_promise join_promise_;  // the socket waits on it
   std::shared_ptr<const std::vector<std::string>> intercepts_;
   std::vector<frame> pending_;  // pushes made before the join reply
@@ -160,4 +160,4 @@ private:
   bool tracked_ = false;  // has presence entries to drop on exit
 };
 
-} // namespace fenix
+}  // namespace fenix

@@ -132,8 +132,7 @@ test_socket::test_socket(std::shared_ptr<endpoint_context> ctx,
   socket_init init{ctx, &serializer_for(protocol_version::v2),
                    std::move(assigns), std::move(id)};
   actor_ = spawn_socket(ctx->sys, std::move(init));
-  caf::anon_send(actor_, open_atom::value,
-                 transport::connection_ptr{conn_});
+  caf::anon_send(actor_, open_atom::value, transport::connection_ptr{conn_});
 }
 
 test_socket::~test_socket() {
@@ -152,8 +151,8 @@ void test_socket::send_raw(std::string text, bool binary) {
 std::string test_socket::push(const std::string& topic,
                               const std::string& event, payload p) {
   auto ref = std::to_string(next_ref_++);
-  auto jr = join_refs_.count(topic) ? opt_string{join_refs_[topic]}
-                                    : opt_string{};
+  auto jr =
+    join_refs_.count(topic) ? opt_string{join_refs_[topic]} : opt_string{};
   // Binary: the client layout (kind 0 with a ref) differs from the server's.
   if (p.is_binary()) {
     std::string out;
@@ -164,8 +163,8 @@ std::string test_socket::push(const std::string& topic,
     out += j + ref + topic + event + p.bytes();
     send_raw(std::move(out), true);
   } else {
-    auto f = serializer_for(protocol_version::v2).encode(jr, ref, topic, event,
-                                                         p);
+    auto f =
+      serializer_for(protocol_version::v2).encode(jr, ref, topic, event, p);
     send_raw(*f.data, false);
   }
   return ref;
@@ -175,8 +174,8 @@ reply_msg test_socket::join(const std::string& topic, payload params,
                             std::chrono::milliseconds wait) {
   auto ref = std::to_string(next_ref_++);
   join_refs_[topic] = ref;
-  auto f = serializer_for(protocol_version::v2).encode(ref, ref, topic,
-                                                       "phx_join", params);
+  auto f = serializer_for(protocol_version::v2)
+             .encode(ref, ref, topic, "phx_join", params);
   send_raw(*f.data, false);
   return expect_reply(ref, wait);
 }
@@ -248,8 +247,7 @@ std::optional<int> test_socket::close_code(std::chrono::milliseconds wait) {
 // -- channel_case -----------------------------------------------------------------
 
 channel_case::channel_case(caf::actor_system& sys, endpoint_options opts)
-  : ctx_(make_endpoint_context(sys, std::move(opts))) {
-}
+  : ctx_(make_endpoint_context(sys, std::move(opts))) {}
 
 channel_case::~channel_case() {
   ctx_->shutdown();
@@ -261,13 +259,12 @@ void channel_case::channel(std::string pattern, channel_fn fn) {
 
 std::unique_ptr<test_socket> channel_case::connect(json::object assigns,
                                                    std::string id) {
-  return std::make_unique<test_socket>(ctx_, std::move(assigns),
-                                       std::move(id));
+  return std::make_unique<test_socket>(ctx_, std::move(assigns), std::move(id));
 }
 
-void channel_case::broadcast(const std::string& topic,
-                             const std::string& event, payload p) {
+void channel_case::broadcast(const std::string& topic, const std::string& event,
+                             payload p) {
   ctx_->ps->broadcast(topic, event, std::move(p));
 }
 
-} // namespace fenix::testing
+}  // namespace fenix::testing

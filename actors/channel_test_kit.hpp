@@ -115,8 +115,7 @@ public:
                                        std::string id = {});
 
   /// A server-side broadcast (Endpoint.broadcast).
-  void broadcast(const std::string& topic, const std::string& event,
-                 payload p);
+  void broadcast(const std::string& topic, const std::string& event, payload p);
 
   const std::shared_ptr<endpoint_context>& context() const { return ctx_; }
 
@@ -124,4 +123,4 @@ private:
   std::shared_ptr<endpoint_context> ctx_;
 };
 
-} // namespace fenix::testing
+}  // namespace fenix::testing

@@ -17,9 +17,9 @@ namespace fenix {
 
 namespace detail {
 
-void openssl_error_queue_fix(); // cluster_openssl.cpp
+void openssl_error_queue_fix();  // cluster_openssl.cpp
 
-} // namespace detail
+}  // namespace detail
 
 namespace {
 
@@ -36,7 +36,7 @@ bool readable(const std::string& path) {
   return static_cast<bool>(in);
 }
 
-} // namespace
+}  // namespace
 
 // -- static helpers
 // -------------------------------------------------------------
@@ -44,25 +44,25 @@ bool readable(const std::string& path) {
 void cluster::check(const cluster_options& opts) {
   auto fail = [](const std::string& what) { throw std::runtime_error(what); };
   bool any_tls =
-      !opts.certificate.empty() || !opts.key.empty() || !opts.ca.empty();
-  if (any_tls &&
-      (opts.certificate.empty() || opts.key.empty() || opts.ca.empty()))
+    !opts.certificate.empty() || !opts.key.empty() || !opts.ca.empty();
+  if (any_tls
+      && (opts.certificate.empty() || opts.key.empty() || opts.ca.empty()))
     fail("TLS needs a certificate, a key and a CA together");
   for (auto* path : {&opts.certificate, &opts.key, &opts.ca})
     if (!path->empty() && !readable(*path))
       fail("cannot read " + *path);
   if (!opts.tls() && !opts.insecure && !is_loopback(opts.host))
-    fail("refusing to expose the cluster port on " + opts.host +
-         " without TLS (give a certificate, key and CA, or allow it with"
-         " --node-insecure / cluster_options::insecure)");
+    fail("refusing to expose the cluster port on " + opts.host
+         + " without TLS (give a certificate, key and CA, or allow it with"
+           " --node-insecure / cluster_options::insecure)");
   for (auto& seed : opts.seeds)
     if (!split_address(seed))
       fail("bad seed address (HOST:PORT expected): " + seed);
-  if (opts.heartbeat_interval.count() <= 0 ||
-      opts.connection_timeout <= opts.heartbeat_interval)
+  if (opts.heartbeat_interval.count() <= 0
+      || opts.connection_timeout <= opts.heartbeat_interval)
     fail("the connection timeout must exceed the heartbeat interval");
-  if (opts.gossip_period.count() <= 0 || opts.reconnect_min.count() <= 0 ||
-      opts.reconnect_max < opts.reconnect_min)
+  if (opts.gossip_period.count() <= 0 || opts.reconnect_min.count() <= 0
+      || opts.reconnect_max < opts.reconnect_min)
     fail("bad gossip or reconnect period");
 }
 
@@ -93,12 +93,13 @@ std::string cluster::address_of(const cluster_options& opts) {
 // --------------------------------------------------------------------
 
 cluster::cluster(endpoint& ep, cluster_options opts)
-    : ep_(ep), view_(std::make_shared<view>()) {
+  : ep_(ep),
+    view_(std::make_shared<view>()) {
   check(opts);
   auto& sys = ep.system();
   if (!sys.has_middleman() || (opts.tls() && !sys.has_openssl_manager()))
     throw std::runtime_error(
-        "the actor system lacks the middleman (call cluster::configure)");
+      "the actor system lacks the middleman (call cluster::configure)");
   auto ctx = ep.context();
   node_info me;
   me.name = ctx->presence->replica().node;
@@ -119,13 +120,13 @@ cluster::cluster(endpoint& ep, cluster_options opts)
   for (auto& shard : ctx->presence->shards())
     caf::anon_send(shard, cl_attach_atom::value, gossip, permdown);
   auto res = opts.tls()
-                 ? caf::openssl::publish(actor_, port, host.c_str(), true)
-                 : sys.middleman().publish(actor_, port, host.c_str(), true);
+               ? caf::openssl::publish(actor_, port, host.c_str(), true)
+               : sys.middleman().publish(actor_, port, host.c_str(), true);
   if (!res) {
     caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
-    throw std::runtime_error("cannot open the cluster port " + host + ":" +
-                             std::to_string(port) + ": " +
-                             sys.render(res.error()));
+    throw std::runtime_error("cannot open the cluster port " + host + ":"
+                             + std::to_string(port) + ": "
+                             + sys.render(res.error()));
   }
   port_ = *res;
   opts.port = port_;
@@ -154,11 +155,11 @@ void cluster::leave() {
   left_ = true;
   caf::scoped_actor self{ep_.system()};
   self->request(actor_, std::chrono::seconds{10}, cl_leave_atom::value)
-      .receive([](cl_leave_atom) {}, [](caf::error&) {});
+    .receive([](cl_leave_atom) {}, [](caf::error&) {});
   // Gone before we return: the endpoint may shut PubSub and presence down
   // next, which the cluster actor uses.
   self->send_exit(actor_, caf::exit_reason::user_shutdown);
   self->wait_for(actor_);
 }
 
-} // namespace fenix
+}  // namespace fenix

@@ -65,22 +65,22 @@ namespace fenix {
 class endpoint;
 
 struct cluster_options {
-  std::string host = "127.0.0.1"; // address the cluster port binds to
-  std::uint16_t port = 0;         // cluster port (0 picks a free one)
-  std::string advertise;          // "HOST:PORT" peers dial; default host:port
-  std::vector<std::string> seeds; // "HOST:PORT" of members to join
+  std::string host = "127.0.0.1";  // address the cluster port binds to
+  std::uint16_t port = 0;          // cluster port (0 picks a free one)
+  std::string advertise;           // "HOST:PORT" peers dial; default host:port
+  std::vector<std::string> seeds;  // "HOST:PORT" of members to join
   // Middleman heartbeat; a peer silent for connection_timeout is down.
   std::chrono::milliseconds heartbeat_interval{200};
   std::chrono::milliseconds connection_timeout{2000};
-  std::chrono::milliseconds gossip_period{200};              // presence deltas
-  std::chrono::milliseconds reconnect_min{100};              // first redial
-  std::chrono::milliseconds reconnect_max{2000};             // backoff cap
-  std::chrono::milliseconds permdown_period{20 * 60 * 1000}; // then forget
-  std::chrono::milliseconds leave_timeout{1000}; // wait for peers' acks
-  std::string certificate; // TLS: PEM certificate of this node
-  std::string key;         // TLS: its private key
-  std::string ca;          // TLS: the CA that signs every node
-  bool insecure = false;   // allow a non-loopback host without TLS
+  std::chrono::milliseconds gossip_period{200};               // presence deltas
+  std::chrono::milliseconds reconnect_min{100};               // first redial
+  std::chrono::milliseconds reconnect_max{2000};              // backoff cap
+  std::chrono::milliseconds permdown_period{20 * 60 * 1000};  // then forget
+  std::chrono::milliseconds leave_timeout{1000};  // wait for peers' acks
+  std::string certificate;  // TLS: PEM certificate of this node
+  std::string key;          // TLS: its private key
+  std::string ca;           // TLS: the CA that signs every node
+  bool insecure = false;    // allow a non-loopback host without TLS
   // Called on the cluster actor for every broadcast from another node
   // (after local delivery), e.g. to store chat messages.
   std::function<void(const broadcast&)> on_remote_broadcast;
@@ -89,7 +89,7 @@ struct cluster_options {
 };
 
 class cluster {
- public:
+public:
   /// Refuses bad options (TLS half set, non-loopback without TLS or
   /// `insecure`, a seed that is not HOST:PORT): throws std::runtime_error.
   static void check(const cluster_options& opts);
@@ -133,9 +133,9 @@ class cluster {
   /// acknowledgements, then stops. Idempotent. Blocking (call from main).
   void leave();
 
-  struct view; // internal: what the cluster actor publishes to readers
+  struct view;  // internal: what the cluster actor publishes to readers
 
- private:
+private:
   endpoint& ep_;
   std::uint16_t port_ = 0;
   std::string address_;
@@ -144,4 +144,4 @@ class cluster {
   bool left_ = false;
 };
 
-} // namespace fenix
+}  // namespace fenix

@@ -33,7 +33,7 @@ namespace fenix {
 struct endpoint_context;
 
 struct cluster::view {
-  std::mutex mtx; // guards `peers` only; never held while sending
+  std::mutex mtx;  // guards `peers` only; never held while sending
   std::vector<std::string> peers;
   std::atomic<std::size_t> up{0};
 };
@@ -52,4 +52,4 @@ caf::actor spawn_cluster_node(caf::actor_system& sys, cluster_options opts,
                               std::shared_ptr<endpoint_context> ctx,
                               std::shared_ptr<cluster::view> view);
 
-} // namespace fenix
+}  // namespace fenix

@@ -32,7 +32,7 @@ void openssl_error_queue_fix() {
   // nop: the definitions below do the work
 }
 
-} // namespace fenix::detail
+}  // namespace fenix::detail
 
 namespace {
 
@@ -41,7 +41,7 @@ F next_symbol(const char* name) {
   return reinterpret_cast<F>(::dlsym(RTLD_NEXT, name));
 }
 
-} // namespace
+}  // namespace
 
 extern "C" {
 
@@ -73,4 +73,4 @@ int SSL_accept(SSL* ssl) {
   return real(ssl);
 }
 
-} // extern "C"
+}  // extern "C"

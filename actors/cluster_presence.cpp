@@ -74,8 +74,8 @@ void merge(actor* self, const presence::delta& d) {
   auto& crdt = *st.crdt;
   for (auto& kv : d.slices) {
     auto& r = kv.first;
-    if (r != crdt.self() && !crdt.is_removed(r) && !crdt.is_down(r) &&
-        !live(st, r))
+    if (r != crdt.self() && !crdt.is_removed(r) && !crdt.is_down(r)
+        && !live(st, r))
       record(self, crdt.mark_down(r));
   }
   record(self, crdt.merge(d));
@@ -124,7 +124,7 @@ void prune(actor* self) {
   st.crdt->prune_removals(acked ? *acked : st.crdt->clock());
 }
 
-} // namespace
+}  // namespace
 
 void attach(actor* self, std::uint64_t gossip_ms, std::uint64_t permdown_ms) {
   auto& st = self->state;
@@ -133,7 +133,7 @@ void attach(actor* self, std::uint64_t gossip_ms, std::uint64_t permdown_ms) {
   st.clustered = true;
   st.permdown_period = std::chrono::milliseconds{permdown_ms};
   st.gossip_period =
-      std::chrono::milliseconds{std::max<std::uint64_t>(1, gossip_ms)};
+    std::chrono::milliseconds{std::max<std::uint64_t>(1, gossip_ms)};
   self->delayed_send(self, st.gossip_period, cl_tick_atom::value);
 }
 
@@ -193,8 +193,8 @@ void peer_gone(actor* self, const std::string& node,
 void receive(actor* self, const presence_message& m) {
   auto& st = self->state;
   auto i = st.peers.find(m.node);
-  if (i == st.peers.end() || !i->second.up ||
-      i->second.replica.incarnation != m.incarnation) {
+  if (i == st.peers.end() || !i->second.up
+      || i->second.replica.incarnation != m.incarnation) {
     // Its node may have learned of us before ours learned of it: keep the
     // message for cl_peer_up (a stale one is dropped there).
     auto& q = st.early[m.node];
@@ -226,7 +226,7 @@ void receive(actor* self, const presence_message& m) {
   p.clock = std::move(*theirs);
   if (m.kind == presence_message::transfer_ack && p.awaiting_transfer) {
     p.awaiting_transfer = false;
-    record(self, st.crdt->mark_up(p.replica)); // no-op unless it was down
+    record(self, st.crdt->mark_up(p.replica));  // no-op unless it was down
   }
   auto stale = std::chrono::steady_clock::now() - p.requested > transfer_retry;
   if (behind(*st.crdt, p.clock) && (!p.awaiting_transfer || stale)) {
@@ -251,8 +251,8 @@ void tick(actor* self) {
   // A transfer request (or its answer) lost to a reconnect is repeated.
   auto now = std::chrono::steady_clock::now();
   for (auto& kv : st.peers)
-    if (kv.second.up && kv.second.awaiting_transfer &&
-        now - kv.second.requested > transfer_retry)
+    if (kv.second.up && kv.second.awaiting_transfer
+        && now - kv.second.requested > transfer_retry)
       request_transfer(self, kv.second);
   if (d.empty() && ++st.silent_ticks < silent_periods)
     return;
@@ -263,4 +263,4 @@ void tick(actor* self) {
       send_to(self, kv.second, presence_message::gossip, text);
 }
 
-} // namespace fenix::tracker
+}  // namespace fenix::tracker

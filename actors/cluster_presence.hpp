@@ -55,11 +55,11 @@ struct pending_topic {
 /// A peer node as one shard sees it.
 struct peer {
   presence::replica_id replica;
-  caf::actor node; // the peer's cluster actor
+  caf::actor node;  // the peer's cluster actor
   bool up = false;
   bool awaiting_transfer = false;
-  std::chrono::steady_clock::time_point requested{}; // last transfer_req
-  presence::version_vector clock;                    // last clock heard
+  std::chrono::steady_clock::time_point requested{};  // last transfer_req
+  presence::version_vector clock;                     // last clock heard
 };
 
 struct state {
@@ -68,22 +68,22 @@ struct state {
   std::chrono::milliseconds window{20};
   std::shared_ptr<presence_tracker::counters> counters;
   std::map<std::string, pending_topic> pending;
-  std::map<std::string, std::int64_t> sizes; // entries per topic
-  std::set<std::uint64_t> monitored;         // owner actor ids
+  std::map<std::string, std::int64_t> sizes;  // entries per topic
+  std::set<std::uint64_t> monitored;          // owner actor ids
   std::mt19937_64 rng{std::random_device{}()};
   std::uint16_t ref_counter = 0;
   // -- cluster --
-  std::uint32_t index = 0; // this shard's number
+  std::uint32_t index = 0;  // this shard's number
   bool clustered = false;
   std::chrono::milliseconds gossip_period{200};
   std::chrono::milliseconds permdown_period{20 * 60 * 1000};
   // Hidden replicas (down here) and since when: dropped after
   // permdown_period, also those only heard of second-hand.
   std::map<presence::replica_id, std::chrono::steady_clock::time_point>
-      hidden_since;
+    hidden_since;
   int silent_ticks = 0;
   int ticks = 0;
-  std::map<std::string, peer> peers; // by replica node name
+  std::map<std::string, peer> peers;  // by replica node name
   // Messages from a node whose cl_peer_up has not reached this shard yet
   // (its node may learn of us first): replayed on cl_peer_up, bounded.
   std::map<std::string, std::vector<presence_message>> early;
@@ -115,6 +115,6 @@ void receive(actor* self, const presence_message& m);
 /// The gossip timer.
 void tick(actor* self);
 
-} // namespace tracker
+}  // namespace tracker
 
-} // namespace fenix
+}  // namespace fenix

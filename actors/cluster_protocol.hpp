@@ -40,10 +40,10 @@ namespace fenix {
 
 /// Who a node is: where to dial it, and its presence replica.
 struct node_info {
-  std::string address;           // "HOST:PORT" other nodes dial
-  std::string name;              // presence replica node name
-  std::uint64_t incarnation = 0; // new on every start
-  std::uint32_t shards = 0;      // presence tracker shards (must match)
+  std::string address;            // "HOST:PORT" other nodes dial
+  std::string name;               // presence replica node name
+  std::uint64_t incarnation = 0;  // new on every start
+  std::uint32_t shards = 0;       // presence tracker shards (must match)
 };
 
 template <class Inspector>
@@ -56,7 +56,7 @@ typename Inspector::result_type inspect(Inspector& f, node_info& x) {
 struct remote_broadcast {
   std::string topic;
   std::string event;
-  std::string data; // JSON text, or the bytes of a binary payload
+  std::string data;  // JSON text, or the bytes of a binary payload
   bool binary = false;
 };
 
@@ -69,16 +69,16 @@ typename Inspector::result_type inspect(Inspector& f, remote_broadcast& x) {
 /// What tracker shard `shard` on one node says to the same shard on another.
 struct presence_message {
   enum kind_type : std::uint32_t {
-    gossip = 0,       // periodic: pending delta (may be empty) + clock
-    transfer_req = 1, // "send me what I miss": clock = the asker's clock
-    transfer_ack = 2, // delta = extract_delta(asker's clock) + clock
+    gossip = 0,        // periodic: pending delta (may be empty) + clock
+    transfer_req = 1,  // "send me what I miss": clock = the asker's clock
+    transfer_ack = 2,  // delta = extract_delta(asker's clock) + clock
   };
   std::uint32_t shard = 0;
   std::uint32_t kind = gossip;
-  std::string node; // sender replica
+  std::string node;  // sender replica
   std::uint64_t incarnation = 0;
-  std::string delta; // presence::delta JSON, "" for none
-  std::string clock; // version_vector JSON
+  std::string delta;  // presence::delta JSON, "" for none
+  std::string clock;  // version_vector JSON
 };
 
 template <class Inspector>
@@ -94,4 +94,4 @@ inline void add_cluster_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<presence_message>("fenix_presence_message");
 }
 
-} // namespace fenix
+}  // namespace fenix

@@ -45,7 +45,6 @@ private:
   caf::actor actor_;
 };
 
-
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
@@ -77,8 +76,8 @@ connect_info make_info(const transport::http_request& req,
     rest = comma == std::string_view::npos ? std::string_view{}
                                            : rest.substr(comma + 1);
     if (item.rfind(prefix, 0) == 0)
-      info.auth_token = transport::base64_decode(std::string_view{item}.substr(
-        prefix.size()));
+      info.auth_token =
+        transport::base64_decode(std::string_view{item}.substr(prefix.size()));
     else if (item == "phoenix")
       subprotocol = "phoenix";
   }
@@ -96,7 +95,7 @@ extern "C" void on_signal(int) {
   }
 }
 
-} // namespace
+}  // namespace
 
 std::string connect_info::param(const std::string& name) const {
   auto* v = params.if_contains(name);
@@ -111,9 +110,8 @@ std::shared_ptr<endpoint_context> make_endpoint_context(caf::actor_system& sys,
     shards = std::max(1u, std::thread::hardware_concurrency());
   ctx->opts = std::move(opts);
   ctx->ps = std::make_unique<fenix::pubsub>(sys, shards);
-  ctx->presence = std::make_unique<presence_tracker>(sys, *ctx->ps, shards,
-                                                     ctx->opts.presence_window,
-                                                     ctx->opts.node_name);
+  ctx->presence = std::make_unique<presence_tracker>(
+    sys, *ctx->ps, shards, ctx->opts.presence_window, ctx->opts.node_name);
   ctx->connect = [](const connect_info&) { return connect_result::accept(); };
   return ctx;
 }
@@ -136,12 +134,12 @@ endpoint::endpoint(caf::actor_system& sys, endpoint_options opts)
                      });
   if (ctx_->opts.longpoll) {
     longpoll_ = std::make_unique<class longpoll>(ctx_);
-    server_->route_async(ctx_->opts.socket_path + "/longpoll",
-                         [lp = longpoll_.get()](
-                           const transport::http_request& req,
-                           transport::http_responder respond) {
-                           lp->handle(req, std::move(respond));
-                         });
+    server_->route_async(
+      ctx_->opts.socket_path + "/longpoll",
+      [lp = longpoll_.get()](const transport::http_request& req,
+                             transport::http_responder respond) {
+        lp->handle(req, std::move(respond));
+      });
   }
   route("GET", "/health", [](const transport::http_request&) {
     return transport::http_response::json(200, R"({"status":"ok"})");
@@ -175,9 +173,8 @@ authorize(const std::shared_ptr<endpoint_context>& ctx,
   }
   auto vsn = info.param("vsn");
   // A missing vsn means 1.0.0; a vsn that is present must parse.
-  const serializer* ser = info.params.contains("vsn") && vsn.empty()
-                            ? nullptr
-                            : negotiate(vsn);
+  const serializer* ser =
+    info.params.contains("vsn") && vsn.empty() ? nullptr : negotiate(vsn);
   if (ser == nullptr) {
     std::cerr << "fenix: the client's requested transport version \"" << vsn
               << "\" does not match server's version requirements\n";
@@ -199,9 +196,9 @@ endpoint::upgrade(const std::shared_ptr<endpoint_context>& ctx,
   auto res = authorize(ctx, req, subprotocol);
   if (auto* status = std::get_if<int>(&res))
     return transport::upgrade_result::refuse(*status);
-  return {101, std::move(subprotocol),
-          std::make_shared<socket_bridge>(
-            std::move(std::get<socket_init>(res)))};
+  return {
+    101, std::move(subprotocol),
+    std::make_shared<socket_bridge>(std::move(std::get<socket_init>(res)))};
 }
 
 void endpoint::channel(std::string pattern, channel_fn fn) {
@@ -275,7 +272,8 @@ endpoint_stats endpoint::stats() const {
   s.connections = t.connections;
   s.channels = ctx_->channels.load();
   s.messages_in = ctx_->messages_in.load();
-  s.messages_out = t.frames_out;  // every frame written: replies, pushes, broadcasts
+  s.messages_out =
+    t.frames_out;  // every frame written: replies, pushes, broadcasts
   s.broadcasts = ctx_->ps->stats().broadcasts;
   s.frames_dropped = t.frames_dropped;
   s.slow_closes = t.slow_closes;
@@ -303,4 +301,4 @@ void configure_scheduler(caf::actor_system_config& cfg, std::size_t threads) {
   cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
 }
 
-} // namespace fenix
+}  // namespace fenix

@@ -49,14 +49,14 @@ enum class origin_check {
 };
 
 struct endpoint_options {
-  std::string host = "127.0.0.1";      // address to bind
-  std::uint16_t port = 4000;           // 0 picks a free port
-  std::string socket_path = "/socket"; // WebSocket at /socket/websocket
+  std::string host = "127.0.0.1";           // address to bind
+  std::uint16_t port = 4000;                // 0 picks a free port
+  std::string socket_path = "/socket";      // WebSocket at /socket/websocket
   std::size_t max_frame_size = 10'000'000;  // larger frames close with 1009
   std::chrono::milliseconds idle_timeout{60'000};  // no data: close 1001
   std::size_t max_backpressure = 1 << 20;  // outbound bytes per connection
-  transport::backpressure_policy on_backpressure
-    = transport::backpressure_policy::close;  // close with 1013, or drop
+  transport::backpressure_policy on_backpressure =
+    transport::backpressure_policy::close;  // close with 1013, or drop
   // The policy applies when a connection over max_backpressure has not
   // drained for this long, or is over 16x the bound (bursts to healthy
   // readers pass; a reader that stopped is cut off).
@@ -64,15 +64,15 @@ struct endpoint_options {
   std::size_t max_channels_per_socket = 100;  // Phoenix's default
   origin_check check_origin = origin_check::conn;
   std::vector<std::string> allowed_origins;  // "https://a.com", "//*.b.com"
-  std::size_t pubsub_shards = 0;  // 0: one per core
+  std::size_t pubsub_shards = 0;             // 0: one per core
   std::chrono::milliseconds presence_window{20};  // diff batching window
   std::string node_name;  // presence replica name (cluster: unique, stable
                           // across restarts); empty: "hostname:pid#n"
-  int io_threads = 1;            // asio threads (1 measured fastest)
-  transport::close_code decode_error_close
-    = transport::close_code::invalid_payload;  // 1007 (Phoenix/Cowboy: 1011)
-  bool log_connects = false;     // one line per accepted/refused connect
-  bool longpoll = false;         // serve <socket_path>/longpoll (Phoenix: off)
+  int io_threads = 1;     // asio threads (1 measured fastest)
+  transport::close_code decode_error_close =
+    transport::close_code::invalid_payload;  // 1007 (Phoenix/Cowboy: 1011)
+  bool log_connects = false;  // one line per accepted/refused connect
+  bool longpoll = false;      // serve <socket_path>/longpoll (Phoenix: off)
   std::chrono::milliseconds longpoll_window{10'000};  // GET hold time
 };
 
@@ -81,8 +81,8 @@ struct connect_info {
   json::object params;  // query parameters, vsn included
   std::string peer_address;
   std::uint16_t peer_port = 0;
-  std::string uri;      // path and query as requested
-  std::string host;     // Host header
+  std::string uri;   // path and query as requested
+  std::string host;  // Host header
   std::string user_agent;
   std::vector<std::pair<std::string, std::string>> x_headers;  // x-*
   std::optional<std::string> auth_token;  // from Sec-WebSocket-Protocol
@@ -108,7 +108,9 @@ public:
 
 private:
   connect_result(int s, json::object a, std::string id)
-    : status_(s), assigns_(std::move(a)), id_(std::move(id)) {}
+    : status_(s),
+      assigns_(std::move(a)),
+      id_(std::move(id)) {}
   int status_;
   json::object assigns_;
   std::string id_;
@@ -159,8 +161,7 @@ public:
   void route_prefix(std::string prefix, transport::http_handler h);
 
   /// Broadcasts from anywhere (any thread): to every subscriber of topic.
-  void broadcast(const std::string& topic, const std::string& event,
-                 payload p);
+  void broadcast(const std::string& topic, const std::string& event, payload p);
 
   /// Same, but never leaves this node.
   void local_broadcast(const std::string& topic, const std::string& event,
@@ -198,4 +199,4 @@ private:
   std::unique_ptr<class longpoll> longpoll_;
 };
 
-} // namespace fenix
+}  // namespace fenix

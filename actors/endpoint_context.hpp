@@ -15,7 +15,6 @@
 
 namespace fenix {
 
-
 struct endpoint_context {
   explicit endpoint_context(caf::actor_system& s) : sys(s) {}
 
@@ -50,4 +49,4 @@ struct endpoint_context {
 std::shared_ptr<endpoint_context> make_endpoint_context(caf::actor_system& sys,
                                                         endpoint_options opts);
 
-} // namespace fenix
+}  // namespace fenix

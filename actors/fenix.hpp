@@ -28,4 +28,4 @@ namespace fenix {
 using json_object = boost::json::object;
 using json_array = boost::json::array;
 
-} // namespace fenix
+}  // namespace fenix

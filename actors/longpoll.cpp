@@ -50,14 +50,15 @@ std::string random_token() {
   return out;
 }
 
-
 // One long-poll session: the socket actor's connection.
 class lp_session final : public transport::connection,
                          public std::enable_shared_from_this<lp_session> {
 public:
   lp_session(std::string token, http_request req, std::size_t max_bytes)
-    : token_(std::move(token)), request_(std::move(req)),
-      max_bytes_(max_bytes), last_poll_(clock_type::now()) {}
+    : token_(std::move(token)),
+      request_(std::move(req)),
+      max_bytes_(max_bytes),
+      last_poll_(clock_type::now()) {}
 
   void send(frame f) override {
     if (f.binary)
@@ -122,8 +123,8 @@ public:
       }
     }
     if (previous)
-      previous(lp_json(
-        json::object{{"status", 204}, {"token", token_}, {"messages", json::array{}}}));
+      previous(lp_json(json::object{
+        {"status", 204}, {"token", token_}, {"messages", json::array{}}}));
     if (r)
       respond_messages(r, std::move(msgs));
   }
@@ -144,8 +145,8 @@ public:
       dead = closed_ || (!held_ && now - last_poll_ >= max_idle);
     }
     if (r)
-      r(lp_json(
-        json::object{{"status", 204}, {"token", token_}, {"messages", json::array{}}}));
+      r(lp_json(json::object{
+        {"status", 204}, {"token", token_}, {"messages", json::array{}}}));
     return dead;
   }
 
@@ -164,9 +165,8 @@ private:
 
   void respond_messages(const http_responder& r, json::array msgs) {
     int status = msgs.empty() ? 204 : 200;
-    r(lp_json(json::object{{"status", status},
-                           {"token", token_},
-                           {"messages", std::move(msgs)}}));
+    r(lp_json(json::object{
+      {"status", status}, {"token", token_}, {"messages", std::move(msgs)}}));
   }
 
   std::string token_;
@@ -181,7 +181,7 @@ private:
   bool closed_ = false;
 };
 
-} // namespace
+}  // namespace
 
 struct longpoll::impl {
   std::shared_ptr<endpoint_context> ctx;
@@ -311,15 +311,15 @@ void longpoll::handle(const http_request& req, http_responder respond) {
     return respond(lp_status(*status));
   auto s = std::make_shared<lp_session>(random_token(), req,
                                         impl_->ctx->opts.max_backpressure);
-  s->actor = spawn_socket(impl_->ctx->sys,
-                          std::move(std::get<socket_init>(res)));
+  s->actor =
+    spawn_socket(impl_->ctx->sys, std::move(std::get<socket_init>(res)));
   caf::anon_send(s->actor, open_atom::value, transport::connection_ptr{s});
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
     impl_->sessions.emplace(s->token(), s);
   }
-  respond(lp_json(
-    json::object{{"status", 410}, {"token", s->token()}, {"messages", json::array{}}}));
+  respond(lp_json(json::object{
+    {"status", 410}, {"token", s->token()}, {"messages", json::array{}}}));
 }
 
-} // namespace fenix
+}  // namespace fenix

@@ -43,4 +43,4 @@ private:
   std::shared_ptr<impl> impl_;
 };
 
-} // namespace fenix
+}  // namespace fenix

@@ -33,7 +33,7 @@ bool host_matches(const std::string& pattern, const std::string& host) {
   return pattern == host;
 }
 
-} // namespace
+}  // namespace
 
 origin_parts parse_origin(std::string_view origin) {
   origin_parts p;
@@ -63,32 +63,32 @@ origin_parts parse_origin(std::string_view origin) {
 bool origin_allowed(const endpoint_options& opts, const std::string& origin,
                     const std::string& host_header) {
   switch (opts.check_origin) {
-    case origin_check::off:
+  case origin_check::off:
+    return true;
+  case origin_check::conn: {
+    auto o = parse_origin(origin);
+    auto h = parse_origin("//" + host_header);
+    auto oport = o.port.empty() ? default_port(o.scheme) : o.port;
+    auto hport = h.port.empty() ? default_port(o.scheme) : h.port;
+    return !o.host.empty() && o.host == h.host && oport == hport;
+  }
+  case origin_check::list: {
+    auto o = parse_origin(origin);
+    for (auto& allowed : opts.allowed_origins) {
+      auto a = parse_origin(allowed);
+      if (!a.scheme.empty() && a.scheme != o.scheme)
+        continue;
+      if (!a.port.empty()
+          && a.port != (o.port.empty() ? default_port(o.scheme) : o.port))
+        continue;
+      if (!a.host.empty() && !host_matches(a.host, o.host))
+        continue;
       return true;
-    case origin_check::conn: {
-      auto o = parse_origin(origin);
-      auto h = parse_origin("//" + host_header);
-      auto oport = o.port.empty() ? default_port(o.scheme) : o.port;
-      auto hport = h.port.empty() ? default_port(o.scheme) : h.port;
-      return !o.host.empty() && o.host == h.host && oport == hport;
     }
-    case origin_check::list: {
-      auto o = parse_origin(origin);
-      for (auto& allowed : opts.allowed_origins) {
-        auto a = parse_origin(allowed);
-        if (!a.scheme.empty() && a.scheme != o.scheme)
-          continue;
-        if (!a.port.empty()
-            && a.port != (o.port.empty() ? default_port(o.scheme) : o.port))
-          continue;
-        if (!a.host.empty() && !host_matches(a.host, o.host))
-          continue;
-        return true;
-      }
-      return false;
-    }
+    return false;
+  }
   }
   return false;
 }
 
-} // namespace fenix
+}  // namespace fenix

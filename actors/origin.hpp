@@ -26,4 +26,4 @@ origin_parts parse_origin(std::string_view origin);
 bool origin_allowed(const endpoint_options& opts, const std::string& origin,
                     const std::string& host_header);
 
-} // namespace fenix
+}  // namespace fenix

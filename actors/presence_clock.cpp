@@ -74,9 +74,9 @@ std::uint64_t counter_set::prefix() const {
 
 counter_set counter_set::above(std::uint64_t n) const {
   counter_set result;
-  auto i = ranges_.upper_bound(n); // first interval starting after n
+  auto i = ranges_.upper_bound(n);  // first interval starting after n
   if (i != ranges_.begin()) {
-    auto p = std::prev(i); // starts at or before n, may straddle it
+    auto p = std::prev(i);  // starts at or before n, may straddle it
     if (p->second > n)
       result.ranges_.emplace(n + 1, p->second);
   }
@@ -176,4 +176,4 @@ std::optional<std::uint64_t> u64_from_json(const boost::json::value& v) {
   return std::nullopt;
 }
 
-} // namespace fenix::presence
+}  // namespace fenix::presence

@@ -59,7 +59,7 @@ bool operator<(const dot& x, const dot& y);
 
 /// A set of counters (>= 1) of one replica, stored as disjoint intervals.
 class counter_set {
- public:
+public:
   /// Interval start -> interval end (both inclusive).
   using interval_map = std::map<std::uint64_t, std::uint64_t>;
 
@@ -91,13 +91,13 @@ class counter_set {
     return x.ranges_ == y.ranges_;
   }
 
- private:
+private:
   interval_map ranges_;
 };
 
 /// Replica -> highest counter n such that events 1..n are all known.
 class version_vector {
- public:
+public:
   using map_type = std::map<replica_id, std::uint64_t>;
 
   /// The counter for `r` (0 if unknown).
@@ -131,7 +131,7 @@ class version_vector {
     return !(x == y);
   }
 
- private:
+private:
   map_type counters_;
 };
 
@@ -144,7 +144,7 @@ std::optional<replica_id> replica_from_json(const boost::json::value& v);
 /// Reads a non-negative integer (int64 >= 0 or uint64).
 std::optional<std::uint64_t> u64_from_json(const boost::json::value& v);
 
-} // namespace fenix::presence
+}  // namespace fenix::presence
 
 namespace std {
 
@@ -157,4 +157,4 @@ struct hash<fenix::presence::replica_id> {
   }
 };
 
-} // namespace std
+}  // namespace std

@@ -14,7 +14,7 @@ json::value slice_to_json(const replica_id& r, const delta_slice& s) {
   values.reserve(s.values.size());
   for (auto& v : s.values)
     values.emplace_back(
-        json::array{v.counter, v.topic, v.key, v.owner, v.meta});
+      json::array{v.counter, v.topic, v.key, v.owner, v.meta});
   json::array removals;
   removals.reserve(s.removals.size());
   for (auto& x : s.removals)
@@ -64,8 +64,8 @@ bool values_from_json(const json::array& arr, std::vector<delta_value>& out) {
     auto meta = (*row)[4].if_object();
     if (!counter || *counter == 0 || !topic || !key || !owner || !meta)
       return false;
-    out.push_back(delta_value{*counter, std::move(*topic), std::move(*key),
-                              *owner, *meta});
+    out.push_back(
+      delta_value{*counter, std::move(*topic), std::move(*key), *owner, *meta});
   }
   return true;
 }
@@ -103,14 +103,14 @@ slice_from_json(const json::value& v) {
     return std::nullopt;
   delta_slice s;
   s.floor = *floor;
-  if (!context_from_json(*context, s.context) ||
-      !values_from_json(*values, s.values) ||
-      !removals_from_json(*removals, s.removals))
+  if (!context_from_json(*context, s.context)
+      || !values_from_json(*values, s.values)
+      || !removals_from_json(*removals, s.removals))
     return std::nullopt;
   return std::make_pair(std::move(*id), std::move(s));
 }
 
-} // namespace
+}  // namespace
 
 std::size_t delta::value_count() const {
   std::size_t n = 0;
@@ -137,11 +137,12 @@ std::optional<delta> delta::from_json(const boost::json::value& v) {
   delta result;
   for (auto& item : *arr) {
     auto s = slice_from_json(item);
-    if (!s || !result.slices.emplace(std::move(s->first), std::move(s->second))
-                   .second)
-      return std::nullopt; // malformed or duplicate replica
+    if (!s
+        || !result.slices.emplace(std::move(s->first), std::move(s->second))
+              .second)
+      return std::nullopt;  // malformed or duplicate replica
   }
   return result;
 }
 
-} // namespace fenix::presence
+}  // namespace fenix::presence

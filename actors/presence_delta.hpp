@@ -55,10 +55,10 @@ struct removal {
 
 /// What a delta says about one replica.
 struct delta_slice {
-  counter_set context;             // counters this slice speaks for
-  std::uint64_t floor = 0;         // records for events <= floor may be absent
-  std::vector<delta_value> values; // live entries, ascending counter
-  std::vector<removal> removals;   // ascending event
+  counter_set context;              // counters this slice speaks for
+  std::uint64_t floor = 0;          // records for events <= floor may be absent
+  std::vector<delta_value> values;  // live entries, ascending counter
+  std::vector<removal> removals;    // ascending event
 };
 
 struct delta {
@@ -74,4 +74,4 @@ struct delta {
   static std::optional<delta> from_json(const boost::json::value& v);
 };
 
-} // namespace fenix::presence
+}  // namespace fenix::presence

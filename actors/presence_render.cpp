@@ -18,7 +18,7 @@ void append_meta(json::object& map, const std::string& key,
   slot.as_object()["metas"].as_array().push_back(meta);
 }
 
-} // namespace
+}  // namespace
 
 boost::json::object render_presences(const std::vector<entry>& entries) {
   json::object out;
@@ -69,11 +69,11 @@ std::map<std::string, boost::json::object> render_diffs(const changes& cs) {
     auto [i, fresh] = out.try_emplace(c.topic);
     if (fresh)
       i->second =
-          json::object{{"joins", json::object{}}, {"leaves", json::object{}}};
+        json::object{{"joins", json::object{}}, {"leaves", json::object{}}};
     auto field = c.kind == change_kind::join ? "joins" : "leaves";
     append_meta(i->second[field].as_object(), c.key, c.meta);
   }
   return out;
 }
 
-} // namespace fenix::presence
+}  // namespace fenix::presence

@@ -144,7 +144,7 @@ delta state::take_pending_delta() {
 changes state::merge(const delta& d) {
   changes out;
   for (auto& [r, s] : d.slices)
-    if (r != self_ && removed_.count(r) == 0) // self_ is authoritative
+    if (r != self_ && removed_.count(r) == 0)  // self_ is authoritative
       merge_slice(r, s, out);
   return out;
 }
@@ -225,7 +225,7 @@ std::vector<replica_id> state::replicas() const {
 
 std::vector<replica_id> state::superseded_replicas() const {
   std::vector<replica_id> out;
-  auto rs = replicas(); // sorted by (node, incarnation)
+  auto rs = replicas();  // sorted by (node, incarnation)
   for (std::size_t i = 0; i + 1 < rs.size(); ++i)
     if (rs[i].node == rs[i + 1].node)
       out.push_back(rs[i]);
@@ -246,7 +246,7 @@ void state::add(const dot& tag, stored value, changes& out) {
   ++counts_[tag.replica];
   if (visible(tag.replica))
     out.push_back(
-        change{value.topic, value.key, value.meta, change_kind::join, tag});
+      change{value.topic, value.key, value.meta, change_kind::join, tag});
   entries_.emplace(tag, std::move(value));
 }
 
@@ -290,7 +290,7 @@ changes state::replica_changes(const replica_id& r, change_kind kind) const {
   for (auto i = entries_.lower_bound(dot{r, 0});
        i != entries_.end() && i->first.replica == r; ++i)
     out.push_back(
-        change{i->second.topic, i->second.key, i->second.meta, kind, i->first});
+      change{i->second.topic, i->second.key, i->second.meta, kind, i->first});
   return out;
 }
 
@@ -322,8 +322,8 @@ void state::merge_slice(const replica_id& r, const delta_slice& s,
   // Observed removes: ours, covered by the slice, not alive in it.
   for (auto& [lo, hi] : ctx.intervals()) {
     auto i = entries_.lower_bound(dot{r, lo});
-    while (i != entries_.end() && i->first.replica == r &&
-           i->first.counter <= hi) {
+    while (i != entries_.end() && i->first.replica == r
+           && i->first.counter <= hi) {
       auto next = std::next(i);
       if (!std::binary_search(live.begin(), live.end(), i->first.counter))
         remove(i, out);
@@ -371,7 +371,7 @@ delta_slice state::extract_slice(const replica_id& r,
     for (auto i = recs->second.upper_bound(since); i != recs->second.end();
          ++i) {
       s.removals.push_back(removal{i->first, i->second});
-      s.context.insert(i->second); // may be <= since: the point of records
+      s.context.insert(i->second);  // may be <= since: the point of records
     }
   }
   for (auto i = entries_.upper_bound(dot{r, since});
@@ -382,4 +382,4 @@ delta_slice state::extract_slice(const replica_id& r,
   return s;
 }
 
-} // namespace fenix::presence
+}  // namespace fenix::presence

@@ -65,7 +65,7 @@ namespace fenix::presence {
 struct entry {
   std::string topic;
   std::string key;
-  std::uint64_t owner = 0; // local to `tag.replica`
+  std::uint64_t owner = 0;  // local to `tag.replica`
   boost::json::object meta;
   dot tag;
 };
@@ -84,7 +84,7 @@ struct change {
 using changes = std::vector<change>;
 
 class state {
- public:
+public:
   explicit state(replica_id self);
 
   const replica_id& self() const { return self_; }
@@ -173,7 +173,7 @@ class state {
   /// Known replicas for which a higher incarnation of the same node is known.
   std::vector<replica_id> superseded_replicas() const;
 
- private:
+private:
   struct stored {
     std::string topic;
     std::string key;
@@ -181,7 +181,7 @@ class state {
     boost::json::object meta;
   };
 
-  using local_key = std::pair<std::string, std::string>; // topic, key
+  using local_key = std::pair<std::string, std::string>;  // topic, key
 
   bool visible(const replica_id& r) const { return down_.count(r) == 0; }
 
@@ -202,15 +202,15 @@ class state {
   delta_slice extract_slice(const replica_id& r, std::uint64_t since) const;
 
   replica_id self_;
-  std::uint64_t counter_ = 0;      // last local event
-  std::uint64_t pending_from_ = 0; // last event shipped by take_pending_delta
-  std::map<dot, stored> entries_;  // every entry, visible or not
+  std::uint64_t counter_ = 0;       // last local event
+  std::uint64_t pending_from_ = 0;  // last event shipped by take_pending_delta
+  std::map<dot, stored> entries_;   // every entry, visible or not
   // topic -> key -> dots, for queries
   std::map<std::string, std::map<std::string, std::set<dot>>> index_;
   // owner -> (topic, key) -> counter, for local entries only
   std::map<std::uint64_t, std::map<local_key, std::uint64_t>> local_;
-  std::map<replica_id, std::size_t> counts_;  // entries per replica
-  std::map<replica_id, counter_set> context_; // known events per replica
+  std::map<replica_id, std::size_t> counts_;   // entries per replica
+  std::map<replica_id, counter_set> context_;  // known events per replica
   // per replica: removal event -> removed counter, only events > floor_
   std::map<replica_id, std::map<std::uint64_t, std::uint64_t>> removals_;
   std::map<replica_id, std::uint64_t> floor_;
@@ -234,4 +234,4 @@ std::string render_presences_text(const std::vector<entry>& entries);
 /// `{"joins": {key: {"metas": [...]}}, "leaves": {...}}`, in change order.
 std::map<std::string, boost::json::object> render_diffs(const changes& cs);
 
-} // namespace fenix::presence
+}  // namespace fenix::presence

@@ -46,7 +46,7 @@ void record(actor* self, presence::changes cs) {
   }
 }
 
-} // namespace tracker
+}  // namespace tracker
 
 namespace {
 
@@ -57,8 +57,8 @@ using tracker_actor = tracker::actor;
 
 // phx_ref: URL-safe base64 of 12 bytes (time, random, counter): 16 chars.
 std::string make_ref(tracker_state& st) {
-  static constexpr char alphabet[]
-    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static constexpr char alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   unsigned char bytes[12];
   auto ns = static_cast<std::uint64_t>(
     std::chrono::system_clock::now().time_since_epoch().count());
@@ -147,7 +147,7 @@ std::shared_ptr<const std::string> rendered_state(tracker_actor* self,
   auto text = std::make_shared<const std::string>(
     presence::render_presences_text(st.crdt->list(topic)));
   st.counters->renders.fetch_add(1, std::memory_order_relaxed);
-  if (st.sizes.count(topic) > 0) // nothing kept for empty topics
+  if (st.sizes.count(topic) > 0)  // nothing kept for empty topics
     sp.rendered.emplace(topic, text);
   return text;
 }
@@ -205,8 +205,7 @@ void push_states(tracker_actor* self, state_pushes& sp,
 // (list_atom, topic, presence_push): at the topic's next flush if changes
 // are pending (the state then holds them all), else at once.
 caf::result<frame> request_state(tracker_actor* self, state_pushes& sp,
-                                 const std::string& topic,
-                                 presence_push how) {
+                                 const std::string& topic, presence_push how) {
   if (self->state.pending.count(topic) == 0)
     return state_frame(how, topic, *rendered_state(self, sp, topic));
   auto rp = self->make_response_promise<frame>();
@@ -274,15 +273,14 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
       record(self, self->state.crdt->untrack_all(owner.id()));
     },
     [=](list_atom, const std::string& topic) -> payload {
-      return payload{
-        presence::render_presences(self->state.crdt->list(topic))};
+      return payload{presence::render_presences(self->state.crdt->list(topic))};
     },
     [=](list_atom, const std::string& topic,
         presence_push& how) -> caf::result<frame> {
       return request_state(self, *states, topic, std::move(how));
     },
     [=](flush_atom, const std::string& topic) {
-      flush(self, topic); // the window's diff first, then the states
+      flush(self, topic);  // the window's diff first, then the states
       states->rendered.erase(topic);
       push_states(self, *states, topic);
     },
@@ -291,7 +289,9 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
       tracker::attach(self, gossip_ms, permdown_ms);
     },
     [=](cl_peer_up_atom, const std::string& node, std::uint64_t inc,
-        const caf::actor& handle) { tracker::peer_up(self, node, inc, handle); },
+        const caf::actor& handle) {
+      tracker::peer_up(self, node, inc, handle);
+    },
     [=](cl_peer_down_atom, const std::string& node, std::uint64_t inc) {
       tracker::peer_down(self, node, inc);
     },
@@ -305,7 +305,7 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
   };
 }
 
-} // namespace
+}  // namespace
 
 presence_tracker::presence_tracker(caf::actor_system& sys, const pubsub& ps,
                                    std::size_t shards,
@@ -367,4 +367,4 @@ void presence_tracker::shutdown() {
   shards_.clear();
 }
 
-} // namespace fenix
+}  // namespace fenix

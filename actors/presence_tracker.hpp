@@ -64,8 +64,8 @@ struct presence_push {
 
 class presence_tracker {
 public:
-  presence_tracker(caf::actor_system& sys, const pubsub& ps,
-                   std::size_t shards, std::chrono::milliseconds window,
+  presence_tracker(caf::actor_system& sys, const pubsub& ps, std::size_t shards,
+                   std::chrono::milliseconds window,
                    std::string node_name = {});
   ~presence_tracker();
 
@@ -105,6 +105,6 @@ private:
   std::shared_ptr<counters> counters_;
 };
 
-} // namespace fenix
+}  // namespace fenix
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::presence_push)

@@ -13,7 +13,7 @@
 namespace fenix {
 
 struct pubsub::cluster_link {
-  caf::actor node;                   // written once, before `attached`
+  caf::actor node;  // written once, before `attached`
   std::atomic<bool> attached{false};
   std::atomic<std::size_t> peers{0};
 };
@@ -79,10 +79,9 @@ void remove_subscription(shard_actor* self, const caf::actor_addr& who,
     return;
   auto& v = i->second;
   auto before = v.size();
-  v.erase(std::remove_if(v.begin(), v.end(),
-                         [&](const subscriber& s) {
-                           return s.handle.address() == who;
-                         }),
+  v.erase(std::remove_if(
+            v.begin(), v.end(),
+            [&](const subscriber& s) { return s.handle.address() == who; }),
           v.end());
   st.stats->subscriptions.fetch_sub(before - v.size());
   if (v.empty())
@@ -157,7 +156,7 @@ caf::behavior shard_fn(shard_actor* self, std::shared_ptr<pubsub_stats> stats) {
   };
 }
 
-} // namespace
+}  // namespace
 
 pubsub::pubsub(caf::actor_system& sys, std::size_t n)
   : stats_(std::make_shared<pubsub_stats>()),
@@ -245,4 +244,4 @@ void pubsub::local_broadcast(const std::string& topic, const std::string& event,
   publish(caf::actor_addr{}, topic, event, std::move(p));
 }
 
-} // namespace fenix
+}  // namespace fenix

@@ -111,6 +111,6 @@ private:
   std::shared_ptr<cluster_link> link_;
 };
 
-} // namespace fenix
+}  // namespace fenix
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::subscriber)

@@ -81,11 +81,12 @@ void start_join(socket_actor* self, message m, const channel_fn& fn,
   auto join_ref = init->join_ref;
   auto close_old = [self, topic, old_join_ref] {
     if (old_join_ref)
-      self->state.conn->send(ser(self).encode_control(*old_join_ref, topic,
-                                                      "phx_close", {}));
+      self->state.conn->send(
+        ser(self).encode_control(*old_join_ref, topic, "phx_close", {}));
   };
-  self->request(ch, caf::infinite, sys_join_atom::value, m.payload,
-                m.join_ref, m.ref)
+  self
+    ->request(ch, caf::infinite, sys_join_atom::value, m.payload, m.join_ref,
+              m.ref)
     .await(
       [=](bool ok) {
         auto& st = self->state;
@@ -122,8 +123,9 @@ void join(socket_actor* self, message m) {
   auto next = [self, m, fn, jr = old.join_ref]() mutable {
     start_join(self, std::move(m), *fn, jr);
   };
-  self->request(old.handle, std::chrono::seconds(5), sys_close_atom::value,
-                close_reason::duplicate_join)
+  self
+    ->request(old.handle, std::chrono::seconds(5), sys_close_atom::value,
+              close_reason::duplicate_join)
     .await([next](bool) mutable { next(); },
            [next, h = old.handle, self](caf::error&) mutable {
              self->send_exit(h, caf::exit_reason::kill);
@@ -134,15 +136,13 @@ void join(socket_actor* self, message m) {
 void route(socket_actor* self, message m) {
   auto& st = self->state;
   if (m.topic == "phoenix" && m.event == "heartbeat")
-    return send_reply(self, std::nullopt, m.ref, m.topic, reply_status::ok,
-                      {});
+    return send_reply(self, std::nullopt, m.ref, m.topic, reply_status::ok, {});
   if (m.event == "phx_join")
     return join(self, std::move(m));
   auto i = st.channels.find(m.topic);
   if (i == st.channels.end()) {
     if (m.event == "phx_leave")
-      return send_reply(self, m.join_ref, m.ref, m.topic, reply_status::ok,
-                        {});
+      return send_reply(self, m.join_ref, m.ref, m.topic, reply_status::ok, {});
     return reply_error(self, std::nullopt, m, "unmatched topic");
   }
   auto& entry = i->second;
@@ -184,9 +184,9 @@ void on_channel_exit(socket_actor* self, const caf::exit_msg& em) {
   auto j = st.channels.find(topic);
   if (em.reason && j != st.channels.end()
       && j->second.handle.address() == em.source)
-    st.conn->send(ser(self).encode_control(
-      j->second.join_ref, topic, "phx_error",
-      json::object{{"reason", "channel_crash"}}));
+    st.conn->send(
+      ser(self).encode_control(j->second.join_ref, topic, "phx_error",
+                               json::object{{"reason", "channel_crash"}}));
   forget(self, em.source);
 }
 
@@ -216,10 +216,10 @@ caf::behavior socket_fn(socket_actor* self, std::shared_ptr<socket_init> init) {
   };
 }
 
-} // namespace
+}  // namespace
 
 caf::actor spawn_socket(caf::actor_system& sys, socket_init init) {
   return sys.spawn(socket_fn, std::make_shared<socket_init>(std::move(init)));
 }
 
-} // namespace fenix
+}  // namespace fenix

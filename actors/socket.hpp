@@ -33,6 +33,6 @@ struct socket_init {
 /// (frame_atom, std::string, bool binary) per frame and (closed_atom).
 caf::actor spawn_socket(caf::actor_system& sys, socket_init init);
 
-} // namespace fenix
+}  // namespace fenix
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<fenix::socket_init>)

@@ -40,4 +40,4 @@ private:
   bool wildcard_ = false;
 };
 
-} // namespace fenix
+}  // namespace fenix

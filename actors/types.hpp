@@ -90,7 +90,7 @@ struct broadcast {
 
 using broadcast_ptr = std::shared_ptr<const broadcast>;
 
-} // namespace fenix
+}  // namespace fenix
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::payload)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::reply)

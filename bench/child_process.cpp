@@ -19,7 +19,7 @@ namespace {
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-} // namespace
+}  // namespace
 
 child_process child_process::spawn(const std::vector<std::string>& argv) {
   int in[2];
@@ -35,7 +35,7 @@ child_process child_process::spawn(const std::vector<std::string>& argv) {
   pid_t pid = ::fork();
   if (pid < 0)
     throw_errno("fork");
-  if (pid == 0) { // child: only async-signal-safe calls from here
+  if (pid == 0) {  // child: only async-signal-safe calls from here
     ::dup2(in[0], STDIN_FILENO);
     ::dup2(out[1], STDOUT_FILENO);
     ::execv(args[0], args.data());
@@ -51,8 +51,10 @@ child_process child_process::spawn(const std::vector<std::string>& argv) {
 }
 
 child_process::child_process(child_process&& other) noexcept
-    : pid_(other.pid_), in_fd_(other.in_fd_), out_fd_(other.out_fd_),
-      buffer_(std::move(other.buffer_)) {
+  : pid_(other.pid_),
+    in_fd_(other.in_fd_),
+    out_fd_(other.out_fd_),
+    buffer_(std::move(other.buffer_)) {
   other.pid_ = -1;
   other.in_fd_ = -1;
   other.out_fd_ = -1;
@@ -81,12 +83,12 @@ child_process::read_line(std::chrono::milliseconds timeout) {
     if (out_fd_ < 0)
       return std::nullopt;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+      deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0)
       return std::nullopt;
     pollfd p{out_fd_, POLLIN, 0};
     int n = ::poll(
-        &p, 1, static_cast<int>(std::min<long long>(left.count(), INT_MAX)));
+      &p, 1, static_cast<int>(std::min<long long>(left.count(), INT_MAX)));
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -95,10 +97,10 @@ child_process::read_line(std::chrono::milliseconds timeout) {
     auto got = ::read(out_fd_, buf, sizeof buf);
     if (got < 0 && errno == EINTR)
       continue;
-    if (got <= 0) { // EOF: the child closed stdout (or died)
+    if (got <= 0) {  // EOF: the child closed stdout (or died)
       ::close(out_fd_);
       out_fd_ = -1;
-      continue; // a last line without '\n' is dropped
+      continue;  // a last line without '\n' is dropped
     }
     buffer_.append(buf, static_cast<std::size_t>(got));
   }
@@ -147,4 +149,4 @@ std::string self_exe() {
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

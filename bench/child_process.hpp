@@ -18,7 +18,7 @@
 namespace fenix::bench {
 
 class child_process {
- public:
+public:
   /// Starts `argv[0]` (a path) with the arguments; throws
   /// std::system_error if it cannot.
   static child_process spawn(const std::vector<std::string>& argv);
@@ -41,16 +41,16 @@ class child_process {
   /// Waits for the child to exit: its exit code, or 128 + signal.
   int wait();
 
- private:
+private:
   child_process() = default;
 
   int pid_ = -1;
-  int in_fd_ = -1;  // the child's stdin
-  int out_fd_ = -1; // the child's stdout
+  int in_fd_ = -1;   // the child's stdin
+  int out_fd_ = -1;  // the child's stdout
   std::string buffer_;
 };
 
 /// The path of the running executable (/proc/self/exe).
 std::string self_exe();
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

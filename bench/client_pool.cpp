@@ -10,7 +10,8 @@ using namespace std::chrono_literals;
 
 client_pool::client_pool(transport::client_context& ctx,
                          transport::client_options base)
-    : ctx_(ctx), base_(std::move(base)) {}
+  : ctx_(ctx),
+    base_(std::move(base)) {}
 
 client_pool::~client_pool() {
   // Destroying a client silences its callbacks before returning.
@@ -32,14 +33,15 @@ client_pool::open_report client_pool::open(const spec& s, frame_fn on_frame) {
   bool timed_out = false;
   for (std::size_t i = 0; i < s.count && !timed_out; ++i) {
     if (s.rate > 0) {
-      auto due = start + std::chrono::duration_cast<clock::duration>(
-                             std::chrono::duration<double>(i / s.rate));
+      auto due = start
+                 + std::chrono::duration_cast<clock::duration>(
+                   std::chrono::duration<double>(i / s.rate));
       lock.unlock();
       std::this_thread::sleep_until(due);
       lock.lock();
     }
     timed_out =
-        !cv_.wait_until(lock, deadline, [&] { return inflight_ < s.inflight; });
+      !cv_.wait_until(lock, deadline, [&] { return inflight_ < s.inflight; });
     if (timed_out)
       break;
     ++inflight_;
@@ -64,7 +66,7 @@ client_pool::open_report client_pool::open(const spec& s, frame_fn on_frame) {
     if (sl.st == state::joined) {
       ready_[i] = sl.client.get();
       rep.latency.record(
-          static_cast<std::uint64_t>(sl.joined_ns - sl.started_ns));
+        static_cast<std::uint64_t>(sl.joined_ns - sl.started_ns));
       rep.last_join_ns = std::max(rep.last_join_ns, sl.joined_ns);
       ++rep.joined;
     } else {
@@ -124,7 +126,7 @@ void client_pool::on_frame(std::size_t i, std::string_view data, bool binary) {
     }
   }
   if (h.topic == "phoenix")
-    return; // heartbeat replies
+    return;  // heartbeat replies
   on_frame_(i, data, h);
 }
 
@@ -171,10 +173,10 @@ void client_pool::close_all(std::chrono::milliseconds timeout) {
     for (auto& sl : slots_)
       if (sl.client && !sl.ended)
         ++open;
-    open += ended_; // wait until ended_ reaches this
+    open += ended_;  // wait until ended_ reaches this
     for (auto& sl : slots_)
       if (sl.client)
-        sl.client->close(1000); // only posts to the io thread
+        sl.client->close(1000);  // only posts to the io thread
   }
   {
     std::unique_lock<std::mutex> lock{mtx_};
@@ -185,4 +187,4 @@ void client_pool::close_all(std::chrono::milliseconds timeout) {
     sl.client.reset();
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -39,28 +39,28 @@
 namespace fenix::bench {
 
 class client_pool {
- public:
+public:
   using frame_fn = std::function<void(std::size_t index, std::string_view data,
                                       const frame_head& head)>;
 
   struct spec {
     std::size_t count = 0;
-    double rate = 0;            // connects per second; 0: inflight-bound
-    std::size_t inflight = 200; // connects + joins in flight
+    double rate = 0;             // connects per second; 0: inflight-bound
+    std::size_t inflight = 200;  // connects + joins in flight
     std::string topic = "bench:1";
-    std::function<std::string(std::size_t)> query;  // default "vsn=2.0.0"
-    std::chrono::milliseconds timeout{120'000};     // for the whole open
-    std::function<void(std::size_t done)> progress; // every ~1,000
+    std::function<std::string(std::size_t)> query;   // default "vsn=2.0.0"
+    std::chrono::milliseconds timeout{120'000};      // for the whole open
+    std::function<void(std::size_t done)> progress;  // every ~1,000
   };
 
   /// What open() achieved.
   struct open_report {
     std::size_t joined = 0;
-    std::size_t failed = 0; // connect or join failed (timeouts included)
+    std::size_t failed = 0;  // connect or join failed (timeouts included)
     std::int64_t first_start_ns = 0;
     std::int64_t last_join_ns = 0;
-    histogram latency;       // connect start to join reply, ns
-    std::string first_error; // of the failures, for the report
+    histogram latency;        // connect start to join reply, ns
+    std::string first_error;  // of the failures, for the report
   };
 
   client_pool(transport::client_context& ctx, transport::client_options base);
@@ -94,7 +94,7 @@ class client_pool {
   /// (at most `timeout`), then destroys them.
   void close_all(std::chrono::milliseconds timeout);
 
- private:
+private:
   enum class state : unsigned char { connecting, joining, joined, failed };
 
   struct slot {
@@ -109,14 +109,14 @@ class client_pool {
   void on_connected(std::size_t i, transport::connect_result r);
   void on_frame(std::size_t i, std::string_view data, bool binary);
   void on_closed(std::size_t i);
-  void settle(std::size_t i, bool ok, const std::string& error); // mtx_ held
+  void settle(std::size_t i, bool ok, const std::string& error);  // mtx_ held
 
   transport::client_context& ctx_;
   transport::client_options base_;
   std::string topic_;
   frame_fn on_frame_;
   std::vector<slot> slots_;
-  std::vector<transport::ws_client*> ready_; // set at the end of open()
+  std::vector<transport::ws_client*> ready_;  // set at the end of open()
 
   mutable std::mutex mtx_;
   std::condition_variable cv_;
@@ -129,4 +129,4 @@ class client_pool {
   std::string first_error_;
 };
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -9,11 +9,13 @@ namespace {
 // Sequence numbers beyond this are treated as garbage, not grown into.
 constexpr std::uint64_t max_seq = std::uint64_t{1} << 32;
 
-} // namespace
+}  // namespace
 
 delivery_log::delivery_log(std::size_t receivers, std::size_t publishers)
-    : receivers_(receivers), publishers_(publishers),
-      seen_(receivers * publishers), last_latency_(publishers) {}
+  : receivers_(receivers),
+    publishers_(publishers),
+    seen_(receivers * publishers),
+    last_latency_(publishers) {}
 
 void delivery_log::record(std::size_t receiver, std::uint64_t pub,
                           std::uint64_t seq, std::int64_t sent_ns,
@@ -37,7 +39,7 @@ void delivery_log::record(std::size_t receiver, std::uint64_t pub,
   s.highest = std::max(s.highest, seq + 1);
   ++delivered_;
   auto latency =
-      static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ns - sent_ns));
+    static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ns - sent_ns));
   latency_.record(latency);
   auto& last = last_latency_[pub];
   if (seq >= last.size())
@@ -46,4 +48,4 @@ void delivery_log::record(std::size_t receiver, std::uint64_t pub,
   last_receipt_ns_ = std::max(last_receipt_ns_, now_ns);
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -20,7 +20,7 @@
 namespace fenix::bench {
 
 class delivery_log {
- public:
+public:
   delivery_log(std::size_t receivers, std::size_t publishers);
 
   /// One receipt. Unknown receivers or publishers are counted as foreign.
@@ -43,15 +43,15 @@ class delivery_log {
 
   std::size_t publishers() const { return publishers_; }
 
- private:
+private:
   struct seen {
-    std::vector<std::uint64_t> bits; // bit seq: received
-    std::uint64_t highest = 0;       // highest seq + 1
+    std::vector<std::uint64_t> bits;  // bit seq: received
+    std::uint64_t highest = 0;        // highest seq + 1
   };
 
   std::size_t receivers_;
   std::size_t publishers_;
-  std::vector<seen> seen_; // receivers x publishers
+  std::vector<seen> seen_;  // receivers x publishers
   std::vector<std::vector<std::uint64_t>> last_latency_;
   histogram latency_;
   std::uint64_t delivered_ = 0;
@@ -61,4 +61,4 @@ class delivery_log {
   std::int64_t last_receipt_ns_ = 0;
 };
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -18,17 +18,17 @@ int log2_floor(std::uint64_t v) {
   return 63 - __builtin_clzll(v);
 }
 
-} // namespace
+}  // namespace
 
 std::size_t histogram::index_of(std::uint64_t value) {
   if (value < linear)
     return static_cast<std::size_t>(value);
-  int e = log2_floor(value);             // >= sub_bucket_bits
-  int shift = e - (sub_bucket_bits - 1); // mantissa in [half, linear)
+  int e = log2_floor(value);              // >= sub_bucket_bits
+  int shift = e - (sub_bucket_bits - 1);  // mantissa in [half, linear)
   auto mantissa = value >> shift;
   return static_cast<std::size_t>(
-      linear + static_cast<std::uint64_t>(e - sub_bucket_bits) * half +
-      (mantissa - half));
+    linear + static_cast<std::uint64_t>(e - sub_bucket_bits) * half
+    + (mantissa - half));
 }
 
 std::uint64_t histogram::lowest_of(std::size_t index) {
@@ -84,7 +84,7 @@ std::uint64_t histogram::percentile(double p) const {
     return 0;
   p = std::clamp(p, 0.0, 100.0);
   auto rank = static_cast<std::uint64_t>(
-      std::ceil(p / 100.0 * static_cast<double>(count_)));
+    std::ceil(p / 100.0 * static_cast<double>(count_)));
   rank = std::clamp<std::uint64_t>(rank, 1, count_);
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < counts_.size(); ++i) {
@@ -137,9 +137,9 @@ histogram histogram::from_json(const json::value& v) try {
   return h;
 } catch (const std::invalid_argument&) {
   throw;
-} catch (const std::exception& e) { // wrong types, missing fields
-  throw std::invalid_argument(std::string{"histogram: malformed JSON: "} +
-                              e.what());
+} catch (const std::exception& e) {  // wrong types, missing fields
+  throw std::invalid_argument(std::string{"histogram: malformed JSON: "}
+                              + e.what());
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

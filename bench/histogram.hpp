@@ -27,7 +27,7 @@
 namespace fenix::bench {
 
 class histogram {
- public:
+public:
   /// Values below 2^sub_bucket_bits are exact.
   static constexpr int sub_bucket_bits = 8;
 
@@ -63,7 +63,7 @@ class histogram {
   static std::uint64_t lowest_of(std::size_t index);
   static std::uint64_t highest_of(std::size_t index);
 
- private:
+private:
   std::vector<std::uint64_t> counts_;
   std::uint64_t count_ = 0;
   std::uint64_t min_ = std::numeric_limits<std::uint64_t>::max();
@@ -71,4 +71,4 @@ class histogram {
   double sum_ = 0;
 };
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

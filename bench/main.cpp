@@ -16,7 +16,7 @@
 
 int main(int argc, char** argv) {
   using namespace fenix::bench;
-  ::signal(SIGPIPE, SIG_IGN); // a worker that died must not kill us
+  ::signal(SIGPIPE, SIG_IGN);  // a worker that died must not kill us
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << usage();

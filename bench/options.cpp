@@ -12,7 +12,7 @@ namespace {
 struct flag {
   const char* name;
   const char* help;
-  std::function<void(options&, const std::string&)> set; // null: boolean
+  std::function<void(options&, const std::string&)> set;  // null: boolean
 };
 
 template <class T>
@@ -45,50 +45,48 @@ std::function<void(options&, const std::string&)> to(const char* name,
 
 const std::vector<flag>& flags() {
   static const std::vector<flag> table{
-      {"host", "server address (127.0.0.1)", to("host", &options::host)},
-      {"port", "server port (4000)", to("port", &options::port)},
-      {"publish-port", "fanout: publishers connect here (another node)",
-       to("publish-port", &options::publish_port)},
-      {"path", "WebSocket path (/socket/websocket)",
-       to("path", &options::path)},
-      {"server-pid", "server process for RSS and CPU (/proc)",
-       to("server-pid", &options::server_pid)},
-      {"label", "name of the server in reports (fenix)",
-       to("label", &options::label)},
-      {"clients", "connections, subscribers or room members",
-       to("clients", &options::clients)},
-      {"publishers", "fanout: publishing clients (besides subscribers)",
-       to("publishers", &options::publishers)},
-      {"rate", "messages/s per publisher (echo: in all); 0: closed loop",
-       to("rate", &options::rate)},
-      {"payload", "payload bytes per message",
-       to("payload", &options::payload)},
-      {"window", "messages in flight per publisher when --rate 0",
-       to("window", &options::window)},
-      {"duration", "seconds of load", to("duration", &options::duration)},
-      {"count", "messages per publisher (instead of --duration); churn: cycles",
-       to("count", &options::count)},
-      {"connect-rate", "connects per second (0: as fast as --inflight allows)",
-       to("connect-rate", &options::connect_rate)},
-      {"inflight", "connects in flight; churn: concurrent loops",
-       to("inflight", &options::inflight)},
-      {"topic", "topic to join (bench:1; presence room:bench)",
-       to("topic", &options::topic)},
-      {"hold", "connect: seconds to hold the connections open",
-       to("hold", &options::hold)},
-      {"settle", "seconds to let the server settle before reading its RSS",
-       to("settle", &options::settle)},
-      {"json", "write the result as JSON to FILE",
-       to("json", &options::json_file)},
-      {"workers", "worker processes sharing the load (coordinator mode)",
-       to("workers", &options::workers)},
-      {"worker-index", "(internal) this process is worker N",
-       to("worker-index", &options::worker_index)},
-      {"server", "smoke: path of fenix-test-server",
-       to("server", &options::server_path)},
-      {"ids", "app-chat: write the acknowledged message ids to FILE",
-       to("ids", &options::ids_file)},
-      {"quiet", "no progress on stderr", nullptr},
+    {"host", "server address (127.0.0.1)", to("host", &options::host)},
+    {"port", "server port (4000)", to("port", &options::port)},
+    {"publish-port", "fanout: publishers connect here (another node)",
+     to("publish-port", &options::publish_port)},
+    {"path", "WebSocket path (/socket/websocket)", to("path", &options::path)},
+    {"server-pid", "server process for RSS and CPU (/proc)",
+     to("server-pid", &options::server_pid)},
+    {"label", "name of the server in reports (fenix)",
+     to("label", &options::label)},
+    {"clients", "connections, subscribers or room members",
+     to("clients", &options::clients)},
+    {"publishers", "fanout: publishing clients (besides subscribers)",
+     to("publishers", &options::publishers)},
+    {"rate", "messages/s per publisher (echo: in all); 0: closed loop",
+     to("rate", &options::rate)},
+    {"payload", "payload bytes per message", to("payload", &options::payload)},
+    {"window", "messages in flight per publisher when --rate 0",
+     to("window", &options::window)},
+    {"duration", "seconds of load", to("duration", &options::duration)},
+    {"count", "messages per publisher (instead of --duration); churn: cycles",
+     to("count", &options::count)},
+    {"connect-rate", "connects per second (0: as fast as --inflight allows)",
+     to("connect-rate", &options::connect_rate)},
+    {"inflight", "connects in flight; churn: concurrent loops",
+     to("inflight", &options::inflight)},
+    {"topic", "topic to join (bench:1; presence room:bench)",
+     to("topic", &options::topic)},
+    {"hold", "connect: seconds to hold the connections open",
+     to("hold", &options::hold)},
+    {"settle", "seconds to let the server settle before reading its RSS",
+     to("settle", &options::settle)},
+    {"json", "write the result as JSON to FILE",
+     to("json", &options::json_file)},
+    {"workers", "worker processes sharing the load (coordinator mode)",
+     to("workers", &options::workers)},
+    {"worker-index", "(internal) this process is worker N",
+     to("worker-index", &options::worker_index)},
+    {"server", "smoke: path of fenix-test-server",
+     to("server", &options::server_path)},
+    {"ids", "app-chat: write the acknowledged message ids to FILE",
+     to("ids", &options::ids_file)},
+    {"quiet", "no progress on stderr", nullptr},
   };
   return table;
 }
@@ -116,7 +114,7 @@ void apply_defaults(options& o) {
   } else if (s == "presence") {
     def(o.clients, 1000);
     def(o.inflight, 200);
-    def(o.duration, 60.0); // longest wait for complete lists
+    def(o.duration, 60.0);  // longest wait for complete lists
   } else if (s == "churn") {
     def(o.count, 10000);
     def(o.inflight, 50);
@@ -132,10 +130,10 @@ void apply_defaults(options& o) {
     if (o.topic.empty())
       o.topic = "room:bench";
   } else if (s == "app-timer") {
-    def(o.clients, 100); // users, one socket each
-    def(o.count, 100);   // running timers per user (the app's maximum)
+    def(o.clients, 100);  // users, one socket each
+    def(o.count, 100);    // running timers per user (the app's maximum)
     if (o.rate < 0)
-      o.rate = 2000; // timer starts per second, in all
+      o.rate = 2000;  // timer starts per second, in all
     def(o.duration, 15.0);
     if (o.settle < 0)
       o.settle = 2.0;
@@ -152,7 +150,7 @@ void apply_defaults(options& o) {
     o.workers = 1;
 }
 
-} // namespace
+}  // namespace
 
 options parse_options(const std::vector<std::string>& argv) {
   if (argv.empty() || argv[0].rfind("--", 0) == 0)
@@ -194,37 +192,37 @@ options parse_options(const std::vector<std::string>& argv) {
 
 std::string usage() {
   std::string out =
-      "fenix-bench SCENARIO [flags]: load generator for Phoenix V2 servers\n"
-      "\n"
-      "scenarios (defaults):\n"
-      "  connect   --clients 1000 --inflight 200: connect + join each, report\n"
-      "            rate, failures, server RSS per connection (--server-pid)\n"
-      "  fanout    --clients 1000 --publishers 1 --rate 2 --payload 100\n"
-      "            --duration 10: publish-to-receipt latency, deliveries/s,\n"
-      "            losses, duplicates, time to the last subscriber\n"
-      "  chat      --clients 100 --rate 0 --window 4: every member publishes\n"
-      "  echo      --clients 100 --rate 1000 (in all): push/reply round trip\n"
-      "  presence  --clients 1000 (topic room:bench, user=uN): presence "
-      "frames,\n"
-      "            bytes, time until every list is complete\n"
-      "  churn     --count 10000 --inflight 50: connect/join/leave/close\n"
-      "            cycles; server RSS at 10% and at the end\n"
-      "  app-chat  --clients 1000 --publishers 10 --rate 0 --window 4: the\n"
-      "            real fenix-chat, one room (--topic room:bench), sessions\n"
-      "            from POST /api/session; new_msg push-to-broadcast latency,\n"
-      "            messages/s, losses, join history check (--ids FILE)\n"
-      "  app-timer --clients 100 --count 100 --rate 2000 --duration 15: the\n"
-      "            real fenix-timer, users x running timers; server CPU and\n"
-      "            RSS while they tick (watched, then with no socket)\n"
-      "  smoke     --server PATH: tiny run of each scenario against a test\n"
-      "            server it starts; exit 1 unless all complete with no loss\n"
-      "\nflags:\n";
+    "fenix-bench SCENARIO [flags]: load generator for Phoenix V2 servers\n"
+    "\n"
+    "scenarios (defaults):\n"
+    "  connect   --clients 1000 --inflight 200: connect + join each, report\n"
+    "            rate, failures, server RSS per connection (--server-pid)\n"
+    "  fanout    --clients 1000 --publishers 1 --rate 2 --payload 100\n"
+    "            --duration 10: publish-to-receipt latency, deliveries/s,\n"
+    "            losses, duplicates, time to the last subscriber\n"
+    "  chat      --clients 100 --rate 0 --window 4: every member publishes\n"
+    "  echo      --clients 100 --rate 1000 (in all): push/reply round trip\n"
+    "  presence  --clients 1000 (topic room:bench, user=uN): presence "
+    "frames,\n"
+    "            bytes, time until every list is complete\n"
+    "  churn     --count 10000 --inflight 50: connect/join/leave/close\n"
+    "            cycles; server RSS at 10% and at the end\n"
+    "  app-chat  --clients 1000 --publishers 10 --rate 0 --window 4: the\n"
+    "            real fenix-chat, one room (--topic room:bench), sessions\n"
+    "            from POST /api/session; new_msg push-to-broadcast latency,\n"
+    "            messages/s, losses, join history check (--ids FILE)\n"
+    "  app-timer --clients 100 --count 100 --rate 2000 --duration 15: the\n"
+    "            real fenix-timer, users x running timers; server CPU and\n"
+    "            RSS while they tick (watched, then with no socket)\n"
+    "  smoke     --server PATH: tiny run of each scenario against a test\n"
+    "            server it starts; exit 1 unless all complete with no loss\n"
+    "\nflags:\n";
   for (auto& f : flags()) {
     std::string name = std::string{"  --"} + f.name + (f.set ? " X" : "");
-    out += name + std::string(name.size() < 22 ? 22 - name.size() : 1, ' ') +
-           f.help + '\n';
+    out += name + std::string(name.size() < 22 ? 22 - name.size() : 1, ' ')
+           + f.help + '\n';
   }
   return out;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -78,7 +78,7 @@ server_snapshot snapshot_from(const json::object& o) {
   return s;
 }
 
-} // namespace
+}  // namespace
 
 void result::set(const std::string& name, double v, std::string unit,
                  merge_rule rule) {
@@ -152,7 +152,7 @@ json::object result::to_json() const {
   json::object hists;
   for (auto& [name, h] : histograms)
     hists[name] =
-        json::object{{"summary", summary(h)}, {"buckets", h.to_json()}};
+      json::object{{"summary", summary(h)}, {"buckets", h.to_json()}};
   json::object ser;
   for (auto& [name, s] : series)
     ser[name] = json::value_from(s);
@@ -186,7 +186,7 @@ result result::from_json(const json::value& v) try {
   }
   for (auto& [name, h] : o.at("histograms").as_object())
     r.histograms[std::string{name}] =
-        histogram::from_json(h.as_object().at("buckets"));
+      histogram::from_json(h.as_object().at("buckets"));
   for (auto& [name, s] : o.at("series").as_object())
     r.series[std::string{name}] = json::value_to<std::vector<std::uint64_t>>(s);
   for (auto& s : o.at("server").as_array())
@@ -195,8 +195,8 @@ result result::from_json(const json::value& v) try {
 } catch (const std::invalid_argument&) {
   throw;
 } catch (const std::exception& e) {
-  throw std::invalid_argument(std::string{"result: malformed JSON: "} +
-                              e.what());
+  throw std::invalid_argument(std::string{"result: malformed JSON: "}
+                              + e.what());
 }
 
 std::string format_number(double v) {
@@ -252,4 +252,4 @@ std::string format_table(const result& r) {
   return out.str();
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

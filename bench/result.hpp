@@ -36,28 +36,29 @@ enum class merge_rule { sum, max, min };
 struct figure {
   std::string name;
   double value = 0;
-  std::string unit; // "", "ms", "KiB", "/s", ...
+  std::string unit;  // "", "ms", "KiB", "/s", ...
   merge_rule rule = merge_rule::sum;
 };
 
 /// What the server looked like at a phase boundary.
 struct server_snapshot {
   std::string phase;
-  std::int64_t t_ns = 0;          // steady clock
-  std::int64_t rss_kib = -1;      // VmRSS; -1 if unknown
-  double cpu_s = -1;              // utime + stime; -1 if unknown
-  std::int64_t ctx_switches = -1; // all threads, voluntary + not; -1 if unknown
-  boost::json::object stats;      // GET /stats, if the server has it
+  std::int64_t t_ns = 0;      // steady clock
+  std::int64_t rss_kib = -1;  // VmRSS; -1 if unknown
+  double cpu_s = -1;          // utime + stime; -1 if unknown
+  std::int64_t ctx_switches =
+    -1;                       // all threads, voluntary + not; -1 if unknown
+  boost::json::object stats;  // GET /stats, if the server has it
 };
 
 class result {
- public:
+public:
   std::string scenario;
-  std::string label;   // "fenix", "peer", ...
-  std::string command; // the command line that produced it
+  std::string label;    // "fenix", "peer", ...
+  std::string command;  // the command line that produced it
   boost::json::object params;
   std::vector<figure> figures;
-  std::map<std::string, histogram> histograms; // values in ns
+  std::map<std::string, histogram> histograms;  // values in ns
   std::map<std::string, std::vector<std::uint64_t>> series;
   std::vector<server_snapshot> snapshots;
 
@@ -90,4 +91,4 @@ std::string format_table(const result& r);
 /// "12.3", "1,234", "0.0123": a readable number.
 std::string format_number(double v);
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

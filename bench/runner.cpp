@@ -31,12 +31,12 @@ const scenario& scenario_of(const options& opts) {
 
 json::object params_of(const options& o) {
   return json::object{
-      {"clients", o.clients},   {"publishers", o.publishers},
-      {"rate", o.rate},         {"payload", o.payload},
-      {"window", o.window},     {"duration", o.duration},
-      {"count", o.count},       {"connect_rate", o.connect_rate},
-      {"inflight", o.inflight}, {"topic", o.topic},
-      {"workers", o.workers}};
+    {"clients", o.clients},   {"publishers", o.publishers},
+    {"rate", o.rate},         {"payload", o.payload},
+    {"window", o.window},     {"duration", o.duration},
+    {"count", o.count},       {"connect_rate", o.connect_rate},
+    {"inflight", o.inflight}, {"topic", o.topic},
+    {"workers", o.workers}};
 }
 
 // Busy and total jiffies of the whole machine (/proc/stat "cpu" line).
@@ -48,13 +48,13 @@ std::pair<double, double> machine_jiffies() {
   double total = 0;
   for (double x : v)
     total += x;
-  return {total - v[3] - v[4], total}; // minus idle and iowait
+  return {total - v[3] - v[4], total};  // minus idle and iowait
 }
 
 // How busy the machine was during a run, in cores: the server, the load
 // generator and anything else on this shared machine together.
 class machine_meter {
- public:
+public:
   machine_meter() : start_(machine_jiffies()) {}
 
   void add_to(result& r) const {
@@ -63,14 +63,14 @@ class machine_meter {
     double total = end.second - start_.second;
     if (total > 0)
       r.params["machine_busy_cores"] =
-          busy / total * std::thread::hardware_concurrency();
+        busy / total * std::thread::hardware_concurrency();
     std::ifstream load{"/proc/loadavg"};
     double one = 0;
     if (load >> one)
       r.params["loadavg_1min"] = one;
   }
 
- private:
+private:
   std::pair<double, double> start_;
 };
 
@@ -107,8 +107,8 @@ std::vector<std::string> read_all(std::vector<child_process>& workers) {
   for (std::size_t i = 0; i < workers.size(); ++i) {
     auto line = workers[i].read_line(worker_timeout);
     if (!line)
-      throw std::runtime_error("worker " + std::to_string(i) +
-                               " ended without a result");
+      throw std::runtime_error("worker " + std::to_string(i)
+                               + " ended without a result");
     lines.push_back(std::move(*line));
   }
   return lines;
@@ -158,14 +158,14 @@ result run_coordinator(const options& opts) {
   }
   for (std::size_t i = 0; i < workers.size(); ++i)
     if (int status = workers[i].wait(); status != 0)
-      throw std::runtime_error("worker " + std::to_string(i) + " exited with " +
-                               std::to_string(status));
+      throw std::runtime_error("worker " + std::to_string(i) + " exited with "
+                               + std::to_string(status));
   complete(merged, opts, std::move(snapshots));
   meter.add_to(merged);
   return merged;
 }
 
-} // namespace
+}  // namespace
 
 transport::client_options base_options(const options& opts) {
   transport::client_options c;
@@ -188,7 +188,7 @@ result run_scenario(const options& opts) {
 
 int run_worker(const options& opts) {
   run_context ctx{
-      opts, static_cast<std::size_t>(opts.worker_index), opts.workers, {}};
+    opts, static_cast<std::size_t>(opts.worker_index), opts.workers, {}};
   ctx.sync = [](const std::string& phase, std::chrono::milliseconds settle) {
     std::cout << "sync " << phase << ' ' << settle.count() << std::endl;
     std::string line;
@@ -201,4 +201,4 @@ int run_worker(const options& opts) {
   return 0;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -37,4 +37,4 @@ transport::client_options base_options(const options& opts);
 /// "fenix-bench SCENARIO flags...", for reports.
 std::string command_line(const options& opts);
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -25,14 +25,14 @@ void run_context::progress(const std::string& line) const {
 
 const scenario* find_scenario(const std::string& name) {
   static const scenario table[] = {
-      {"connect", run_connect, finish_connect, passed_connect},
-      {"fanout", run_fanout, finish_fanout, passed_fanout},
-      {"chat", run_fanout, finish_fanout, passed_fanout},
-      {"echo", run_echo, finish_echo, passed_echo},
-      {"presence", run_presence, finish_presence, passed_presence},
-      {"churn", run_churn, finish_churn, passed_churn},
-      {"app-chat", run_app_chat, finish_app_chat, passed_app_chat},
-      {"app-timer", run_app_timer, finish_app_timer, passed_app_timer},
+    {"connect", run_connect, finish_connect, passed_connect},
+    {"fanout", run_fanout, finish_fanout, passed_fanout},
+    {"chat", run_fanout, finish_fanout, passed_fanout},
+    {"echo", run_echo, finish_echo, passed_echo},
+    {"presence", run_presence, finish_presence, passed_presence},
+    {"churn", run_churn, finish_churn, passed_churn},
+    {"app-chat", run_app_chat, finish_app_chat, passed_app_chat},
+    {"app-timer", run_app_timer, finish_app_timer, passed_app_timer},
   };
   for (auto& s : table)
     if (name == s.name)
@@ -65,4 +65,4 @@ void add_server_cost(result& r, const std::string& from, const std::string& to,
   }
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -28,13 +28,13 @@ namespace fenix::bench {
 
 struct run_context {
   const options& opts;
-  std::size_t index = 0; // this worker (0 when alone)
+  std::size_t index = 0;  // this worker (0 when alone)
   std::size_t workers = 1;
   /// Waits until every worker reached `phase`; the server is snapshot
   /// after `settle` (time for it to finish the work of the phase).
   std::function<void(const std::string& phase,
                      std::chrono::milliseconds settle)>
-      sync;
+    sync;
 
   /// This worker's share of `total` items, and the index of its first.
   std::size_t share(std::size_t total) const;
@@ -65,7 +65,7 @@ result run_connect(run_context& ctx);
 void finish_connect(result& r, const options& opts);
 bool passed_connect(const result& r);
 
-result run_fanout(run_context& ctx); // also chat (opts.scenario == "chat")
+result run_fanout(run_context& ctx);  // also chat (opts.scenario == "chat")
 void finish_fanout(result& r, const options& opts);
 bool passed_fanout(const result& r);
 
@@ -81,11 +81,11 @@ result run_churn(run_context& ctx);
 void finish_churn(result& r, const options& opts);
 bool passed_churn(const result& r);
 
-result run_app_chat(run_context& ctx); // the real fenix-chat (apps.md)
+result run_app_chat(run_context& ctx);  // the real fenix-chat (apps.md)
 void finish_app_chat(result& r, const options& opts);
 bool passed_app_chat(const result& r);
 
-result run_app_timer(run_context& ctx); // the real fenix-timer (apps.md)
+result run_app_timer(run_context& ctx);  // the real fenix-timer (apps.md)
 void finish_app_timer(result& r, const options& opts);
 bool passed_app_timer(const result& r);
 
@@ -129,4 +129,4 @@ double busy_cores_between(const std::pair<double, double>& from,
 double server_cpu_util(const result& r, const std::string& from,
                        const std::string& to);
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -37,18 +37,18 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t history_size = 50; // apps.md: the last 50
+constexpr std::size_t history_size = 50;  // apps.md: the last 50
 constexpr auto heartbeat_every = 20s;
 
 struct publisher {
   transport::ws_client* client = nullptr;
   std::string join_ref;
-  std::uint64_t id = 0; // global publisher index = pool index
-  std::mutex mtx;       // send order = sequence order; guards sent_ns
+  std::uint64_t id = 0;  // global publisher index = pool index
+  std::mutex mtx;        // send order = sequence order; guards sent_ns
   std::atomic<std::uint64_t> sent{0};
-  std::deque<std::int64_t> sent_ns; // by sequence number
+  std::deque<std::int64_t> sent_ns;  // by sequence number
   // io thread only:
-  std::vector<std::string> ids; // acknowledged, in reply order
+  std::vector<std::string> ids;  // acknowledged, in reply order
   std::uint64_t errors = 0;
 };
 
@@ -86,8 +86,8 @@ std::string_view find_string(std::string_view json, std::string_view key) {
 std::string chat_frame(const std::string& join_ref, std::uint64_t seq,
                        const std::string& topic, std::uint64_t pub,
                        std::int64_t t, std::size_t size) {
-  std::string body = std::to_string(pub) + ' ' + std::to_string(seq) + ' ' +
-                     std::to_string(t) + ' ';
+  std::string body = std::to_string(pub) + ' ' + std::to_string(seq) + ' '
+                     + std::to_string(t) + ' ';
   if (body.size() < size)
     body.append(size - body.size(), 'x');
   else
@@ -131,7 +131,7 @@ std::vector<std::string> history_of(const options& o, const std::string& user,
   return ids;
 }
 
-} // namespace
+}  // namespace
 
 result run_app_chat(run_context& ctx) {
   auto& o = ctx.opts;
@@ -150,7 +150,7 @@ result run_app_chat(run_context& ctx) {
   transport::client_context cctx{1};
   client_pool pool{cctx, base_options(o)};
   delivery_log log{n, np};
-  std::mutex mtx; // guards log and reply_rtt
+  std::mutex mtx;  // guards log and reply_rtt
   histogram reply_rtt;
   std::vector<std::unique_ptr<publisher>> pubs;
   for (std::size_t k = 0; k < np; ++k) {
@@ -189,9 +189,9 @@ result run_app_chat(run_context& ctx) {
       auto& pub = *pubs[i];
       std::uint64_t seq = 0;
       auto [ptr, ec] =
-          std::from_chars(h.ref.data(), h.ref.data() + h.ref.size(), seq);
+        std::from_chars(h.ref.data(), h.ref.data() + h.ref.size(), seq);
       if (ec != std::errc{} || seq < 2)
-        return; // not one of ours
+        return;  // not one of ours
       seq -= 2;
       if (h.payload.find("\"status\":\"ok\"") != std::string_view::npos) {
         auto id = find_string(h.payload, "id");
@@ -233,8 +233,8 @@ result run_app_chat(run_context& ctx) {
   auto joined_ns = now_ns();
   std::size_t members = rep.joined;
   // Presence: wait until no presence frame came for a second (at most 60 s).
-  while (now_ns() - last_other_ns.load() < 1'000'000'000 &&
-         now_ns() - joined_ns < 60'000'000'000)
+  while (now_ns() - last_other_ns.load() < 1'000'000'000
+         && now_ns() - joined_ns < 60'000'000'000)
     std::this_thread::sleep_for(50ms);
   auto presence_quiet_ns = last_other_ns.load();
   std::uint64_t join_frames = other_frames.load();
@@ -256,8 +256,9 @@ result run_app_chat(run_context& ctx) {
   auto start = clock_type::now();
   auto start_ns = now_ns();
   auto deadline =
-      start + std::chrono::duration_cast<clock_type::duration>(
-                  std::chrono::duration<double>(o.count > 0 ? 120 : o.duration));
+    start
+    + std::chrono::duration_cast<clock_type::duration>(
+      std::chrono::duration<double>(o.count > 0 ? 120 : o.duration));
   auto next_heartbeat = start + heartbeat_every;
   auto all_sent = [&] {
     if (o.count == 0)
@@ -282,7 +283,7 @@ result run_app_chat(run_context& ctx) {
     }
   } else {
     auto interval = std::chrono::duration_cast<clock_type::duration>(
-        std::chrono::duration<double>(1.0 / o.rate));
+      std::chrono::duration<double>(1.0 / o.rate));
     std::vector<clock_type::time_point> next(np);
     for (std::size_t k = 0; k < np; ++k)
       next[k] = start + interval * static_cast<long>(k) / static_cast<long>(np);
@@ -294,8 +295,8 @@ result run_app_chat(run_context& ctx) {
         break;
       for (std::size_t k = 0; k < np; ++k)
         while (next[k] <= now) {
-          if (pubs[k]->client &&
-              (o.count == 0 || pubs[k]->sent.load() < o.count))
+          if (pubs[k]->client
+              && (o.count == 0 || pubs[k]->sent.load() < o.count))
             send_next(*pubs[k], o);
           next[k] += interval;
         }
@@ -333,8 +334,9 @@ result run_app_chat(run_context& ctx) {
   result r;
   r.set("members", static_cast<double>(members));
   r.set("join_failures", static_cast<double>(rep.failed));
-  r.set("join_s", seconds_between(static_cast<double>(join_start),
-                                  static_cast<double>(joined_ns)),
+  r.set("join_s",
+        seconds_between(static_cast<double>(join_start),
+                        static_cast<double>(joined_ns)),
         "s");
   r.set("presence_quiet_s",
         seconds_between(static_cast<double>(join_start),
@@ -360,8 +362,8 @@ result run_app_chat(run_context& ctx) {
     r.set("reordered", static_cast<double>(log.reordered()));
     r.set("t_first_send_ns", static_cast<double>(start_ns), "ns",
           merge_rule::min);
-    r.set("t_last_receipt_ns", static_cast<double>(log.last_receipt_ns()),
-          "ns", merge_rule::max);
+    r.set("t_last_receipt_ns", static_cast<double>(log.last_receipt_ns()), "ns",
+          merge_rule::max);
     r.set("t_publish_end_ns", static_cast<double>(publish_end), "ns",
           merge_rule::max);
     r.hist("latency") = log.latency();
@@ -393,8 +395,8 @@ result run_app_chat(run_context& ctx) {
 
   // The history a new member sees.
   std::string error;
-  auto history = history_of(o, "checker" + std::to_string(::getpid() % 100000),
-                            error);
+  auto history =
+    history_of(o, "checker" + std::to_string(::getpid() % 100000), error);
   std::unordered_set<std::string> acked_set(acked.begin(), acked.end());
   std::size_t unacked = 0;
   for (auto& id : history)
@@ -405,10 +407,9 @@ result run_app_chat(run_context& ctx) {
   // The latest acknowledged of each publisher (reply order is store order
   // per publisher): 2 each with 10 publishers, half the history in all, so
   // that publishers a little ahead of the others do not push them out.
-  std::size_t per_pub =
-      np > 0 && 2 * np <= history_size
-          ? std::min<std::size_t>(history_size / (2 * np), 10)
-          : 0;
+  std::size_t per_pub = np > 0 && 2 * np <= history_size
+                          ? std::min<std::size_t>(history_size / (2 * np), 10)
+                          : 0;
   for (auto& p : pubs)
     for (std::size_t j = 0; j < std::min(per_pub, p->ids.size()); ++j)
       if (!in_history.count(p->ids[p->ids.size() - 1 - j]))
@@ -447,8 +448,8 @@ void finish_app_chat(result& r, const options& o) {
     r.set("push_rate", r.value("published") / pub_window, "/s");
   add_server_cost(r, "go", "done", r.value("published"), "message_us");
   if (auto* a = r.snapshot("go"); a && a->rss_kib >= 0)
-    if (auto* s = r.snapshot("start"); s && s->rss_kib >= 0 &&
-                                       r.value("members") > 0)
+    if (auto* s = r.snapshot("start");
+        s && s->rss_kib >= 0 && r.value("members") > 0)
       r.set("server_rss_per_member",
             static_cast<double>(a->rss_kib - s->rss_kib) / r.value("members"),
             "KiB");
@@ -468,14 +469,14 @@ void finish_app_chat(result& r, const options& o) {
 }
 
 bool passed_app_chat(const result& r) {
-  return r.value("join_failures") == 0 && r.value("published") > 0 &&
-         r.value("lost") == 0 && r.value("duplicates") == 0 &&
-         r.value("reordered") == 0 && r.value("reply_errors") == 0 &&
-         r.value("acknowledged") == r.value("published") &&
-         r.value("disconnects") == 0 &&
-         r.value("history_messages") == r.value("history_expected") &&
-         r.value("history_unacknowledged") == 0 &&
-         r.value("history_latest_missing") == 0;
+  return r.value("join_failures") == 0 && r.value("published") > 0
+         && r.value("lost") == 0 && r.value("duplicates") == 0
+         && r.value("reordered") == 0 && r.value("reply_errors") == 0
+         && r.value("acknowledged") == r.value("published")
+         && r.value("disconnects") == 0
+         && r.value("history_messages") == r.value("history_expected")
+         && r.value("history_unacknowledged") == 0
+         && r.value("history_latest_missing") == 0;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -34,16 +34,16 @@ http_answer http_call(const std::string& host, std::uint16_t port,
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   std::string text;
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
-      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    auto req = method + " " + path + " HTTP/1.1\r\nHost: " + host +
-               "\r\nConnection: close\r\n";
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1
+      && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    auto req = method + " " + path + " HTTP/1.1\r\nHost: " + host
+               + "\r\nConnection: close\r\n";
     if (!body.empty() || method == "POST")
-      req += "Content-Type: application/json\r\nContent-Length: " +
-             std::to_string(body.size()) + "\r\n";
+      req += "Content-Type: application/json\r\nContent-Length: "
+             + std::to_string(body.size()) + "\r\n";
     req += "\r\n" + body;
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(req.size())) {
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL)
+        == static_cast<ssize_t>(req.size())) {
       char buf[8192];
       for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
         text.append(buf, static_cast<std::size_t>(n));
@@ -62,12 +62,12 @@ std::string app_session(const options& opts, const std::string& user) {
   auto a = http_call(opts.host, opts.port, "POST", "/api/session",
                      json::serialize(json::object{{"username", user}}));
   if (a.status != 200)
-    throw std::runtime_error("POST /api/session for " + user + ": status " +
-                             std::to_string(a.status) + " " + a.body);
+    throw std::runtime_error("POST /api/session for " + user + ": status "
+                             + std::to_string(a.status) + " " + a.body);
   json::error_code ec;
   auto v = json::parse(a.body, ec);
   const json::value* token =
-      !ec && v.is_object() ? v.as_object().if_contains("token") : nullptr;
+    !ec && v.is_object() ? v.as_object().if_contains("token") : nullptr;
   if (!token || !token->is_string())
     throw std::runtime_error("POST /api/session: no token in " + a.body);
   return std::string{token->get_string()};
@@ -102,7 +102,7 @@ std::pair<double, double> machine_busy_jiffies() {
   double total = 0;
   for (double x : v)
     total += x;
-  return {total - v[3] - v[4], total}; // minus idle and iowait
+  return {total - v[3] - v[4], total};  // minus idle and iowait
 }
 
 double busy_cores_between(const std::pair<double, double>& from,
@@ -119,9 +119,9 @@ double server_cpu_util(const result& r, const std::string& from,
   auto* b = r.snapshot(to);
   if (!a || !b || a->cpu_s < 0 || b->cpu_s < 0)
     return -1;
-  double wall = seconds_between(static_cast<double>(a->t_ns),
-                                static_cast<double>(b->t_ns));
+  double wall =
+    seconds_between(static_cast<double>(a->t_ns), static_cast<double>(b->t_ns));
   return wall > 0 ? 100.0 * (b->cpu_s - a->cpu_s) / wall : -1;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -42,24 +42,24 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int timer_duration = 3600;   // s: longer than any run
-constexpr std::uint64_t ref_base = 1000; // start push refs: base + slot
+constexpr int timer_duration = 3600;      // s: longer than any run
+constexpr std::uint64_t ref_base = 1000;  // start push refs: base + slot
 
 struct timer_slot {
   std::int64_t sent_ns = 0;
   std::int64_t acked_ns = 0;
-  int last_remaining = timer_duration; // as started
+  int last_remaining = timer_duration;  // as started
 };
 
 struct counters {
   std::uint64_t acked = 0;
   std::uint64_t start_errors = 0;
   std::uint64_t started_broadcasts = 0;
-  std::uint64_t ticks = 0;        // all
-  std::uint64_t ticks_window = 0; // while measuring
+  std::uint64_t ticks = 0;         // all
+  std::uint64_t ticks_window = 0;  // while measuring
   std::uint64_t ticks_unknown = 0;
-  std::uint64_t tick_gaps = 0; // remaining values skipped
-  std::uint64_t tick_dups = 0; // remaining not lower than before
+  std::uint64_t tick_gaps = 0;  // remaining values skipped
+  std::uint64_t tick_dups = 0;  // remaining not lower than before
   std::uint64_t completed = 0;
   std::uint64_t other = 0;
 };
@@ -82,7 +82,7 @@ double loadavg_1min() {
   return one;
 }
 
-} // namespace
+}  // namespace
 
 result run_app_timer(run_context& ctx) {
   auto& o = ctx.opts;
@@ -98,7 +98,7 @@ result run_app_timer(run_context& ctx) {
   std::vector<std::string> topics(users), join_refs(users);
   std::vector<timer_slot> slots(total);
   std::unordered_map<std::string, std::size_t> by_id;
-  std::mutex mtx; // guards slots' tick state, by_id, counters, histograms
+  std::mutex mtx;  // guards slots' tick state, by_id, counters, histograms
   counters c;
   histogram lateness, start_rtt;
   std::atomic<bool> measuring{false};
@@ -130,28 +130,28 @@ result run_app_timer(run_context& ctx) {
       s.last_remaining = std::min(s.last_remaining, r);
       if (measuring.load(std::memory_order_relaxed)) {
         ++c.ticks_window;
-        auto due = s.sent_ns +
-                   static_cast<std::int64_t>(timer_duration - r) * 1'000'000'000;
-        lateness.record(static_cast<std::uint64_t>(std::max<std::int64_t>(
-            0, now - due)));
+        auto due =
+          s.sent_ns
+          + static_cast<std::int64_t>(timer_duration - r) * 1'000'000'000;
+        lateness.record(
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, now - due)));
       }
     } else if (h.event == "phx_reply") {
       std::uint64_t ref = 0;
       auto [ptr, ec] =
-          std::from_chars(h.ref.data(), h.ref.data() + h.ref.size(), ref);
+        std::from_chars(h.ref.data(), h.ref.data() + h.ref.size(), ref);
       if (ec != std::errc{} || ref < ref_base || ref - ref_base >= per_user)
         return;
       auto slot = k * per_user + (ref - ref_base);
       auto id = find_string(h.payload, "id");
-      if (h.payload.find("\"status\":\"ok\"") == std::string_view::npos ||
-          id.empty()) {
+      if (h.payload.find("\"status\":\"ok\"") == std::string_view::npos
+          || id.empty()) {
         ++c.start_errors;
       } else {
         ++c.acked;
         by_id.emplace(std::string{id}, slot);
         slots[slot].acked_ns = now;
-        start_rtt.record(
-            static_cast<std::uint64_t>(now - slots[slot].sent_ns));
+        start_rtt.record(static_cast<std::uint64_t>(now - slots[slot].sent_ns));
       }
       settled.fetch_add(1);
     } else if (h.event == "timers:started") {
@@ -170,12 +170,12 @@ result run_app_timer(run_context& ctx) {
   };
   // Sleeps `secs`, with a heartbeat every 20 s (idle timeout: 60 s).
   auto wait_s = [&](double secs) {
-    auto end = clock_type::now() +
-               std::chrono::duration_cast<clock_type::duration>(
-                   std::chrono::duration<double>(secs));
+    auto end = clock_type::now()
+               + std::chrono::duration_cast<clock_type::duration>(
+                 std::chrono::duration<double>(secs));
     while (clock_type::now() < end) {
       std::this_thread::sleep_until(
-          std::min(end, clock_type::now() + std::chrono::seconds{20}));
+        std::min(end, clock_type::now() + std::chrono::seconds{20}));
       if (clock_type::now() < end)
         heartbeats();
     }
@@ -199,7 +199,8 @@ result run_app_timer(run_context& ctx) {
       ++join_failures;
       continue;
     }
-    r.client->on_frame([&, k](std::string_view d, bool b) { on_frame(k, d, b); });
+    r.client->on_frame(
+      [&, k](std::string_view d, bool b) { on_frame(k, d, b); });
     r.client->on_close([&](int) {
       if (!closing.load())
         disconnects.fetch_add(1);
@@ -211,8 +212,8 @@ result run_app_timer(run_context& ctx) {
   wait_s(std::min(5.0, o.duration / 3));
   ctx.sync("idle", 0ms);
 
-  ctx.progress("starting " + std::to_string(total) + " timers at " +
-               format_number(o.rate) + "/s");
+  ctx.progress("starting " + std::to_string(total) + " timers at "
+               + format_number(o.rate) + "/s");
   auto start = clock_type::now();
   auto start_ns = now_ns();
   std::uint64_t pushed = 0;
@@ -222,18 +223,18 @@ result run_app_timer(run_context& ctx) {
         continue;
       if (o.rate > 0)
         std::this_thread::sleep_until(
-            start + std::chrono::duration_cast<clock_type::duration>(
-                        std::chrono::duration<double>(pushed / o.rate)));
+          start
+          + std::chrono::duration_cast<clock_type::duration>(
+            std::chrono::duration<double>(pushed / o.rate)));
       auto slot = k * per_user + s;
       {
         std::lock_guard<std::mutex> guard{mtx};
         slots[slot].sent_ns = now_ns();
       }
       socks[k]->send_text(push_frame(
-          join_refs[k], std::to_string(ref_base + s), topics[k],
-          "timers:start",
-          "{\"duration\":" + std::to_string(timer_duration) +
-              ",\"label\":\"b" + std::to_string(s) + "\"}"));
+        join_refs[k], std::to_string(ref_base + s), topics[k], "timers:start",
+        "{\"duration\":" + std::to_string(timer_duration) + ",\"label\":\"b"
+          + std::to_string(s) + "\"}"));
       ++pushed;
     }
   }
@@ -256,8 +257,8 @@ result run_app_timer(run_context& ctx) {
   double load1 = loadavg_1min();
   ctx.sync("watched", 0ms);
 
-  ctx.progress("closing the sockets; ticking unwatched, " +
-               format_number(o.duration) + " s");
+  ctx.progress("closing the sockets; ticking unwatched, "
+               + format_number(o.duration) + " s");
   closing = true;
   for (auto& s : socks)
     if (s)
@@ -283,10 +284,10 @@ result run_app_timer(run_context& ctx) {
       auto reply = r.client->wait_reply(ref, 10s);
       if (reply && transport::status_of(*reply) == "ok") {
         auto& timers = reply->payload.object()
-                           .at("response")
-                           .as_object()
-                           .at("timers")
-                           .as_array();
+                         .at("response")
+                         .as_object()
+                         .at("timers")
+                         .as_array();
         for (auto& t : timers)
           if (t.as_object().at("status").as_string() == "running")
             ++u0_running;
@@ -296,7 +297,7 @@ result run_app_timer(run_context& ctx) {
     }
   }
 
-  for (auto& s : socks) // silences their callbacks before `mtx` and co. go
+  for (auto& s : socks)  // silences their callbacks before `mtx` and co. go
     s.reset();
 
   result r;
@@ -312,8 +313,8 @@ result run_app_timer(run_context& ctx) {
   r.set("start_s", start_s, "s");
   if (start_s > 0)
     r.set("starts_per_s", static_cast<double>(c.acked) / start_s, "/s");
-  double window = seconds_between(static_cast<double>(w0),
-                                  static_cast<double>(w1));
+  double window =
+    seconds_between(static_cast<double>(w0), static_cast<double>(w1));
   r.set("watched_s", window, "s");
   r.set("ticks_watched", static_cast<double>(c.ticks_window));
   r.set("ticks_expected", static_cast<double>(c.acked) * window);
@@ -349,15 +350,15 @@ void finish_app_timer(result& r, const options& o) {
     if (util < 0)
       continue;
     r.set(std::string{"server_cpu_util_"} + name, util, "% of one core");
-    if (timers > 0) // one tick per timer per second
+    if (timers > 0)  // one tick per timer per second
       r.set(std::string{"server_cpu_per_tick_us_"} + name,
             util / 100.0 * 1e6 / timers, "us");
     auto* a = r.snapshot(from);
     auto* b = r.snapshot(to);
     if (a->ctx_switches >= 0 && b->ctx_switches >= 0 && b->t_ns > a->t_ns)
       r.set(std::string{"server_ctx_switches_per_s_"} + name,
-            static_cast<double>(b->ctx_switches - a->ctx_switches) * 1e9 /
-                static_cast<double>(b->t_ns - a->t_ns),
+            static_cast<double>(b->ctx_switches - a->ctx_switches) * 1e9
+              / static_cast<double>(b->t_ns - a->t_ns),
             "/s");
   }
   r.set("passed", passed_app_timer(r) ? 1 : 0);
@@ -375,13 +376,13 @@ void finish_app_timer(result& r, const options& o) {
 }
 
 bool passed_app_timer(const result& r) {
-  return r.value("join_failures") == 0 && r.value("timers") > 0 &&
-         r.value("timers_started") == r.value("timers") &&
-         r.value("start_errors") == 0 && r.value("ticks_watched") > 0 &&
-         r.value("tick_gaps") == 0 && r.value("tick_duplicates") == 0 &&
-         r.value("ticks_unknown") == 0 && r.value("completed") == 0 &&
-         r.value("disconnects") == 0 &&
-         r.value("u0_running_after") == r.value("per_user");
+  return r.value("join_failures") == 0 && r.value("timers") > 0
+         && r.value("timers_started") == r.value("timers")
+         && r.value("start_errors") == 0 && r.value("ticks_watched") > 0
+         && r.value("tick_gaps") == 0 && r.value("tick_duplicates") == 0
+         && r.value("ticks_unknown") == 0 && r.value("completed") == 0
+         && r.value("disconnects") == 0
+         && r.value("u0_running_after") == r.value("per_user");
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

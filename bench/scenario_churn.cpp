@@ -22,11 +22,13 @@ namespace {
 
 // The loops; every callback runs on the one io thread.
 class churn_driver {
- public:
+public:
   churn_driver(transport::client_context& ctx, transport::client_options base,
                std::string topic, std::size_t loops)
-      : ctx_(ctx), base_(std::move(base)), topic_(std::move(topic)),
-        loops_(loops) {
+    : ctx_(ctx),
+      base_(std::move(base)),
+      topic_(std::move(topic)),
+      loops_(loops) {
     base_.connect_timeout = 10s;
   }
 
@@ -66,7 +68,7 @@ class churn_driver {
     return done_ + failures_;
   }
 
- private:
+private:
   struct loop {
     std::unique_ptr<transport::ws_client> client;
     std::string join_ref;
@@ -135,7 +137,7 @@ class churn_driver {
         if (first_error_.empty())
           first_error_ = error;
         if (failures_ > 100 + limit_ / 10)
-          limit_ = started_; // give up: something is badly wrong
+          limit_ = started_;  // give up: something is badly wrong
       }
       if (started_ < limit_) {
         ++started_;
@@ -166,7 +168,7 @@ class churn_driver {
   std::string first_error_;
 };
 
-} // namespace
+}  // namespace
 
 result run_churn(run_context& ctx) {
   auto& o = ctx.opts;
@@ -178,7 +180,7 @@ result run_churn(run_context& ctx) {
   auto cpu0 = self_cpu_seconds();
   auto t0 = now_ns();
   auto timeout = std::chrono::milliseconds{
-      static_cast<long>(60'000 + cycles * 10)}; // at least 100 cycles/s
+    static_cast<long>(60'000 + cycles * 10)};  // at least 100 cycles/s
   bool ok = driver.run_until(cycles / 10, timeout);
   auto t1 = now_ns();
   ctx.progress(std::to_string(driver.completed()) + " cycles (10%)");
@@ -197,14 +199,14 @@ result run_churn(run_context& ctx) {
   r.set("loops", static_cast<double>(loops));
   // Time spent cycling, without the pause (max over workers).
   r.set("churn_s",
-        seconds_between(static_cast<double>(t0), static_cast<double>(t1)) +
-            seconds_between(static_cast<double>(t2), static_cast<double>(t3)),
+        seconds_between(static_cast<double>(t0), static_cast<double>(t1))
+          + seconds_between(static_cast<double>(t2), static_cast<double>(t3)),
         "s", merge_rule::max);
   r.set("client_cpu_s", self_cpu_seconds() - cpu0, "s");
   r.hist("cycle") = driver.cycle_latency();
   if (!driver.first_error().empty())
     r.params["first_error_w" + std::to_string(ctx.index)] =
-        driver.first_error();
+      driver.first_error();
   return r;
 }
 
@@ -220,8 +222,8 @@ void finish_churn(result& r, const options&) {
     r.set("server_rss_10pct", static_cast<double>(tenth->rss_kib), "KiB");
     r.set("server_rss_end", static_cast<double>(end->rss_kib), "KiB");
     r.set("server_rss_growth_after_10pct",
-          100.0 * static_cast<double>(end->rss_kib - tenth->rss_kib) /
-              static_cast<double>(tenth->rss_kib),
+          100.0 * static_cast<double>(end->rss_kib - tenth->rss_kib)
+            / static_cast<double>(tenth->rss_kib),
           "%");
   }
   add_server_cost(r, "start", "end", r.value("cycles"), "cycle_us");
@@ -234,8 +236,8 @@ void finish_churn(result& r, const options&) {
 }
 
 bool passed_churn(const result& r) {
-  return r.value("failures") == 0 && r.value("timeouts") == 0 &&
-         r.value("cycles") == r.value("cycles_target");
+  return r.value("failures") == 0 && r.value("timeouts") == 0
+         && r.value("cycles") == r.value("cycles_target");
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -34,20 +34,20 @@ result run_connect(run_context& ctx) {
       ctx.progress(std::to_string(done) + " settled");
   };
   auto rep =
-      pool.open(spec, [](std::size_t, std::string_view, const frame_head&) {});
+    pool.open(spec, [](std::size_t, std::string_view, const frame_head&) {});
   auto cpu1 = self_cpu_seconds();
-  ctx.progress(std::to_string(rep.joined) + " joined, " +
-               std::to_string(rep.failed) + " failed" +
-               (rep.first_error.empty() ? "" : " (" + rep.first_error + ")"));
+  ctx.progress(std::to_string(rep.joined) + " joined, "
+               + std::to_string(rep.failed) + " failed"
+               + (rep.first_error.empty() ? "" : " (" + rep.first_error + ")"));
   ctx.sync("joined", ctx.settle());
 
   if (o.hold > 0) {
-    auto until = std::chrono::steady_clock::now() +
-                 std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::duration<double>(o.hold));
+    auto until = std::chrono::steady_clock::now()
+                 + std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::duration<double>(o.hold));
     while (std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_until(
-          std::min(until, std::chrono::steady_clock::now() + 25s));
+        std::min(until, std::chrono::steady_clock::now() + 25s));
       pool.heartbeat_all();
     }
   }
@@ -74,7 +74,7 @@ result run_connect(run_context& ctx) {
 void finish_connect(result& r, const options&) {
   auto joined = r.value("joined");
   auto elapsed =
-      seconds_between(r.value("t_first_start_ns"), r.value("t_last_join_ns"));
+    seconds_between(r.value("t_first_start_ns"), r.value("t_last_join_ns"));
   if (elapsed > 0 && joined > 0) {
     r.set("elapsed_s", elapsed, "s");
     r.set("connect_join_rate", joined / elapsed, "/s");
@@ -101,8 +101,8 @@ void finish_connect(result& r, const options&) {
 }
 
 bool passed_connect(const result& r) {
-  return r.value("failed") == 0 && r.value("joined") == r.value("attempted") &&
-         r.value("disconnects") == 0;
+  return r.value("failed") == 0 && r.value("joined") == r.value("attempted")
+         && r.value("disconnects") == 0;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -27,7 +27,7 @@ result run_echo(run_context& ctx) {
   client_pool pool{cctx, base_options(o)};
   senders snd{o.topic, "echo", o.payload};
   histogram rtt;
-  std::mutex mtx; // guards rtt
+  std::mutex mtx;  // guards rtt
   std::atomic<std::uint64_t> replies{0};
   std::atomic<std::int64_t> last_reply_ns{0};
   std::atomic<bool> sending{false};
@@ -43,7 +43,7 @@ result run_echo(run_context& ctx) {
     {
       std::lock_guard<std::mutex> guard{mtx};
       rtt.record(
-          static_cast<std::uint64_t>(std::max<std::int64_t>(0, now - *t)));
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, now - *t)));
     }
     replies.fetch_add(1);
     last_reply_ns.store(now);
@@ -64,8 +64,8 @@ result run_echo(run_context& ctx) {
 
   auto cpu0 = self_cpu_seconds();
   auto deadline = std::chrono::time_point_cast<clock_type::duration>(
-      clock_type::now() +
-      std::chrono::duration<double>(o.count > 0 ? 120.0 : o.duration));
+    clock_type::now()
+    + std::chrono::duration<double>(o.count > 0 ? 120.0 : o.duration));
   auto tick = [&] { pool.heartbeat_all(); };
   sending = true;
   if (closed_loop) {
@@ -111,7 +111,7 @@ void finish_echo(result& r, const options&) {
   auto replies = r.value("replies");
   r.set("lost", std::max(0.0, sent - replies));
   auto window =
-      seconds_between(r.value("t_first_send_ns"), r.value("t_last_reply_ns"));
+    seconds_between(r.value("t_first_send_ns"), r.value("t_last_reply_ns"));
   if (window > 0)
     r.set("replies_per_s", replies / window, "/s");
   add_server_cost(r, "go", "done", replies, "message_us");
@@ -120,8 +120,8 @@ void finish_echo(result& r, const options&) {
 }
 
 bool passed_echo(const result& r) {
-  return r.value("join_failures") == 0 && r.value("sent") > 0 &&
-         r.value("lost") == 0 && r.value("disconnects") == 0;
+  return r.value("join_failures") == 0 && r.value("sent") > 0
+         && r.value("lost") == 0 && r.value("disconnects") == 0;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

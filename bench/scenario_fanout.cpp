@@ -30,9 +30,9 @@ struct layout {
   bool chat = false;
   std::size_t receivers_total = 0;
   std::size_t publishers_total = 0;
-  std::size_t receivers = 0;  // local
-  std::size_t publishers = 0; // local
-  std::size_t first_pub = 0;  // global id of the first local publisher
+  std::size_t receivers = 0;   // local
+  std::size_t publishers = 0;  // local
+  std::size_t first_pub = 0;   // global id of the first local publisher
 
   // Pool index i: fanout puts publishers first, then subscribers.
   std::size_t connections() const {
@@ -67,14 +67,14 @@ void drain(const std::atomic<std::uint64_t>& received, std::uint64_t expected,
       return;
     auto now = now_ns();
     auto quiet_since = std::max(start, last_frame_ns.load());
-    if ((expected == 0 && now - quiet_since > 1'000'000'000) ||
-        now - start > 30'000'000'000)
+    if ((expected == 0 && now - quiet_since > 1'000'000'000)
+        || now - start > 30'000'000'000)
       return;
     std::this_thread::sleep_for(10ms);
   }
 }
 
-} // namespace
+}  // namespace
 
 result run_fanout(run_context& ctx) {
   auto& o = ctx.opts;
@@ -96,7 +96,7 @@ result run_fanout(run_context& ctx) {
   };
   delivery_log log{l.receivers, l.publishers_total};
   senders snd{o.topic, "broadcast", o.payload};
-  std::mutex mtx; // guards log
+  std::mutex mtx;  // guards log
   std::atomic<std::uint64_t> frames{0};
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::int64_t> last_frame_ns{0};
@@ -122,8 +122,8 @@ result run_fanout(run_context& ctx) {
                  static_cast<std::uint64_t>(*s), *t, now);
       received.store(log.delivered(), std::memory_order_relaxed);
     }
-    if (closed_loop && l.is_publisher(i) && sending.load() &&
-        static_cast<std::size_t>(*p) == l.first_pub + i)
+    if (closed_loop && l.is_publisher(i) && sending.load()
+        && static_cast<std::size_t>(*p) == l.first_pub + i)
       snd.acked(sender_of[i]);
   };
 
@@ -139,10 +139,10 @@ result run_fanout(run_context& ctx) {
     pub_spec.count = l.publishers;
     spec.count = l.receivers;
     rep = pub_pool.open(pub_spec, on_frame);
-    auto subs = pool.open(spec, [&](std::size_t i, std::string_view d,
-                                    const frame_head& h) {
-      on_frame(i + l.publishers, d, h);
-    });
+    auto subs = pool.open(
+      spec, [&](std::size_t i, std::string_view d, const frame_head& h) {
+        on_frame(i + l.publishers, d, h);
+      });
     rep.failed += subs.failed;
   } else {
     rep = pool.open(spec, on_frame);
@@ -154,18 +154,17 @@ result run_fanout(run_context& ctx) {
     if (l.is_receiver(i))
       ++receivers_joined;
     if (l.is_publisher(i))
-      sender_of[i] = snd.add(client_at(i),
-                             (split ? pub_pool : pool).join_ref(i),
-                             l.first_pub + i);
+      sender_of[i] = snd.add(
+        client_at(i), (split ? pub_pool : pool).join_ref(i), l.first_pub + i);
   }
   ctx.sync("go", 500ms);
 
   auto cpu0 = self_cpu_seconds();
-  auto deadline = clock_type::now() +
-                  (o.count > 0 ? std::chrono::duration<double>(120)
-                               : std::chrono::duration<double>(o.duration));
+  auto deadline = clock_type::now()
+                  + (o.count > 0 ? std::chrono::duration<double>(120)
+                                 : std::chrono::duration<double>(o.duration));
   auto deadline_tp =
-      std::chrono::time_point_cast<clock_type::duration>(deadline);
+    std::chrono::time_point_cast<clock_type::duration>(deadline);
   auto tick = [&] {
     pool.heartbeat_all();
     pub_pool.heartbeat_all();
@@ -258,9 +257,9 @@ void finish_fanout(result& r, const options& o) {
 }
 
 bool passed_fanout(const result& r) {
-  return r.value("join_failures") == 0 && r.value("published") > 0 &&
-         r.value("lost") == 0 && r.value("duplicates") == 0 &&
-         r.value("disconnects") == 0;
+  return r.value("join_failures") == 0 && r.value("published") > 0
+         && r.value("lost") == 0 && r.value("duplicates") == 0
+         && r.value("disconnects") == 0;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -70,7 +70,7 @@ void wait_for(client_pool& pool, std::chrono::duration<double> limit, F done) {
   }
 }
 
-} // namespace
+}  // namespace
 
 result run_presence(run_context& ctx) {
   auto& o = ctx.opts;
@@ -83,8 +83,8 @@ result run_presence(run_context& ctx) {
   for (auto& ro : rosters)
     ro.bits.assign(total / 64 + 1, 0);
   counters c;
-  histogram probes[2]; // broadcast latency: right after joins, when quiet
-  std::mutex mtx;      // guards probes
+  histogram probes[2];  // broadcast latency: right after joins, when quiet
+  std::mutex mtx;       // guards probes
 
   auto on_frame = [&](std::size_t i, std::string_view data,
                       const frame_head& h) {
@@ -117,7 +117,7 @@ result run_presence(run_context& ctx) {
         return;
       std::lock_guard<std::mutex> guard{mtx};
       probes[*p].record(
-          static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ns() - *t)));
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ns() - *t)));
       c.probes_seen[*p].fetch_add(1);
     }
   };
@@ -144,7 +144,7 @@ result run_presence(run_context& ctx) {
     if (ctx.index != 0 || !pool.client(0))
       return;
     auto payload =
-        bench_payload(static_cast<std::uint64_t>(which), 0, now_ns(), 100);
+      bench_payload(static_cast<std::uint64_t>(which), 0, now_ns(), 100);
     pool.client(0)->send_text(push_frame(pool.join_ref(0),
                                          "p" + std::to_string(which), o.topic,
                                          "new_msg", payload));
@@ -178,7 +178,7 @@ result run_presence(run_context& ctx) {
   std::vector<std::int64_t> joined_at(n);
   for (std::size_t i = 0; i < n; ++i)
     joined_at[i] = pool.joined_at(i);
-  pool.close_all(30s); // no callback runs after this: rosters are ours
+  pool.close_all(30s);  // no callback runs after this: rosters are ours
   std::int64_t last_complete = 0;
   auto& after_join = r.hist("complete_after_own_join");
   for (std::size_t i = 0; i < n; ++i) {
@@ -188,7 +188,7 @@ result run_presence(run_context& ctx) {
     last_complete = std::max(last_complete, ro.complete_ns);
     if (auto j = joined_at[i]; j != 0)
       after_join.record(static_cast<std::uint64_t>(
-          std::max<std::int64_t>(0, ro.complete_ns - j)));
+        std::max<std::int64_t>(0, ro.complete_ns - j)));
   }
   r.set("t_last_complete_ns", static_cast<double>(last_complete), "ns",
         merge_rule::max);
@@ -225,9 +225,9 @@ void finish_presence(result& r, const options& o) {
 }
 
 bool passed_presence(const result& r) {
-  return r.value("join_failures") == 0 &&
-         r.value("complete") == r.value("joined") && r.value("joined") > 0 &&
-         r.value("disconnects") == 0;
+  return r.value("join_failures") == 0
+         && r.value("complete") == r.value("joined") && r.value("joined") > 0
+         && r.value("disconnects") == 0;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -15,12 +15,13 @@ namespace {
 
 constexpr auto tick_every = 25s;
 
-} // namespace
+}  // namespace
 
 senders::senders(std::string topic, std::string event,
                  std::size_t payload_bytes)
-    : topic_(std::move(topic)), event_(std::move(event)),
-      payload_bytes_(payload_bytes) {}
+  : topic_(std::move(topic)),
+    event_(std::move(event)),
+    payload_bytes_(payload_bytes) {}
 
 std::size_t senders::add(transport::ws_client* client, std::string join_ref,
                          std::uint64_t id) {
@@ -45,7 +46,7 @@ void senders::send(sender& s) {
   auto t = now_ns();
   std::int64_t expected = 0;
   first_send_ns_.compare_exchange_strong(expected, t);
-  auto ref = std::to_string(seq + 2); // "1" was the join
+  auto ref = std::to_string(seq + 2);  // "1" was the join
   s.client->send_text(push_frame(s.join_ref, ref, topic_, event_,
                                  bench_payload(s.id, seq, t, payload_bytes_)));
   s.sent.store(seq + 1);
@@ -64,7 +65,7 @@ void senders::run_paced(double rate, time_point deadline, std::uint64_t count,
     // Nothing to send here (e.g. a worker with only subscribers): wait.
     while (clock_type::now() < deadline && count == 0) {
       std::this_thread::sleep_for(std::min<clock_type::duration>(
-          tick_every, deadline - clock_type::now()));
+        tick_every, deadline - clock_type::now()));
       if (clock_type::now() < deadline)
         tick();
     }
@@ -72,25 +73,25 @@ void senders::run_paced(double rate, time_point deadline, std::uint64_t count,
   }
   auto start = clock_type::now();
   auto interval = std::chrono::duration_cast<clock_type::duration>(
-      std::chrono::duration<double>(1.0 / rate));
+    std::chrono::duration<double>(1.0 / rate));
   std::vector<time_point> next(list_.size());
-  for (std::size_t k = 0; k < list_.size(); ++k) // staggered evenly
-    next[k] = start +
-              interval * static_cast<long>(k) / static_cast<long>(list_.size());
+  for (std::size_t k = 0; k < list_.size(); ++k)  // staggered evenly
+    next[k] =
+      start + interval * static_cast<long>(k) / static_cast<long>(list_.size());
   auto next_tick = start + tick_every;
   for (;;) {
     if (count > 0 ? all_sent(count) : clock_type::now() >= deadline)
       return;
     if (count > 0 && clock_type::now() >= deadline)
-      return; // count mode still ends at the deadline
+      return;  // count mode still ends at the deadline
     auto due = *std::min_element(next.begin(), next.end());
     std::this_thread::sleep_until(std::min(due, deadline));
     auto now = clock_type::now();
     for (std::size_t k = 0; k < list_.size(); ++k)
       while (next[k] <= now && (count == 0 || list_[k]->sent < count)) {
         lag_.record(static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(now - next[k])
-                .count()));
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - next[k])
+            .count()));
         send(*list_[k]);
         next[k] += interval;
       }
@@ -130,4 +131,4 @@ void senders::wait_closed_loop(time_point deadline,
   running_ = false;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

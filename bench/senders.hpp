@@ -31,7 +31,7 @@
 namespace fenix::bench {
 
 class senders {
- public:
+public:
   using time_point = std::chrono::steady_clock::time_point;
 
   senders(std::string topic, std::string event, std::size_t payload_bytes);
@@ -72,7 +72,7 @@ class senders {
   /// Stops sending (closed loop).
   void stop() { running_ = false; }
 
- private:
+private:
   struct sender {
     transport::ws_client* client = nullptr;
     std::string join_ref;
@@ -91,7 +91,7 @@ class senders {
   std::atomic<bool> running_{false};
   std::uint64_t count_ = 0;
   std::atomic<std::int64_t> first_send_ns_{0};
-  histogram lag_; // run_paced's thread only
+  histogram lag_;  // run_paced's thread only
 };
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

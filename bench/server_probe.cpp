@@ -20,8 +20,8 @@ namespace json = boost::json;
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
 }
 
 std::optional<std::int64_t> rss_kib(int pid) {
@@ -31,7 +31,7 @@ std::optional<std::int64_t> rss_kib(int pid) {
   std::string line;
   while (std::getline(in, line))
     if (line.rfind("VmRSS:", 0) == 0)
-      return std::stoll(line.substr(6)); // "VmRSS:   1234 kB"
+      return std::stoll(line.substr(6));  // "VmRSS:   1234 kB"
   return std::nullopt;
 }
 
@@ -55,8 +55,8 @@ std::optional<double> cpu_seconds(int pid) {
     if (i == 15)
       stime = std::stoll(field);
   }
-  return static_cast<double>(utime + stime) /
-         static_cast<double>(sysconf(_SC_CLK_TCK));
+  return static_cast<double>(utime + stime)
+         / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::optional<std::int64_t> context_switches(int pid) {
@@ -70,8 +70,8 @@ std::optional<std::int64_t> context_switches(int pid) {
     std::ifstream in{task.path() / "status"};
     std::string line;
     while (std::getline(in, line))
-      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 ||
-          line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0
+          || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
         total += std::stoll(line.substr(line.find(':') + 1));
         any = true;
       }
@@ -101,12 +101,12 @@ std::optional<json::object> fetch_json(const std::string& host,
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   std::string body;
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
-      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    auto req = "GET " + path + " HTTP/1.1\r\nHost: " + host +
-               "\r\nConnection: close\r\n\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(req.size())) {
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1
+      && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    auto req = "GET " + path + " HTTP/1.1\r\nHost: " + host
+               + "\r\nConnection: close\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL)
+        == static_cast<ssize_t>(req.size())) {
       char buf[8192];
       for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
         body.append(buf, static_cast<std::size_t>(n));
@@ -126,7 +126,9 @@ std::optional<json::object> fetch_json(const std::string& host,
 }
 
 server_probe::server_probe(std::string host, std::uint16_t port, int pid)
-    : host_(std::move(host)), port_(port), pid_(pid) {}
+  : host_(std::move(host)),
+    port_(port),
+    pid_(pid) {}
 
 server_snapshot server_probe::take(const std::string& phase) {
   server_snapshot s;
@@ -144,4 +146,4 @@ server_snapshot server_probe::take(const std::string& phase) {
   return s;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

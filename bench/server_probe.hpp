@@ -47,17 +47,17 @@ std::optional<boost::json::object> fetch_json(const std::string& host,
 std::int64_t now_ns();
 
 class server_probe {
- public:
+public:
   server_probe(std::string host, std::uint16_t port, int pid);
 
   /// A snapshot named `phase`: time, RSS, CPU and /stats.
   server_snapshot take(const std::string& phase);
 
- private:
+private:
   std::string host_;
   std::uint16_t port_;
   int pid_;
-  bool has_stats_ = true; // cleared after the first failed GET
+  bool has_stats_ = true;  // cleared after the first failed GET
 };
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -19,19 +19,19 @@ namespace {
 // Tiny sizes: each case takes well under two seconds.
 const std::vector<std::vector<std::string>>& cases() {
   static const std::vector<std::vector<std::string>> list{
-      {"connect", "--clients", "50"},
-      {"connect", "--clients", "40", "--workers", "2"},
-      {"fanout", "--clients", "20", "--publishers", "2", "--rate", "50",
-       "--count", "10"},
-      {"fanout", "--clients", "20", "--publishers", "2", "--rate", "0",
-       "--window", "4", "--count", "50"},
-      {"fanout", "--clients", "20", "--publishers", "3", "--rate", "50",
-       "--count", "10", "--workers", "2"},
-      {"chat", "--clients", "10", "--rate", "0", "--count", "20"},
-      {"echo", "--clients", "10", "--rate", "200", "--count", "10"},
-      {"echo", "--clients", "4", "--rate", "0", "--count", "50"},
-      {"presence", "--clients", "30", "--duration", "10"},
-      {"churn", "--count", "100", "--inflight", "5"},
+    {"connect", "--clients", "50"},
+    {"connect", "--clients", "40", "--workers", "2"},
+    {"fanout", "--clients", "20", "--publishers", "2", "--rate", "50",
+     "--count", "10"},
+    {"fanout", "--clients", "20", "--publishers", "2", "--rate", "0",
+     "--window", "4", "--count", "50"},
+    {"fanout", "--clients", "20", "--publishers", "3", "--rate", "50",
+     "--count", "10", "--workers", "2"},
+    {"chat", "--clients", "10", "--rate", "0", "--count", "20"},
+    {"echo", "--clients", "10", "--rate", "200", "--count", "10"},
+    {"echo", "--clients", "4", "--rate", "0", "--count", "50"},
+    {"presence", "--clients", "30", "--duration", "10"},
+    {"churn", "--count", "100", "--inflight", "5"},
   };
   return list;
 }
@@ -45,11 +45,11 @@ std::uint16_t start_server(child_process& server) {
       throw std::runtime_error("test server did not start");
     if (line->rfind(prefix, 0) == 0)
       return static_cast<std::uint16_t>(
-          std::stoi(line->substr(line->rfind(':') + 1)));
+        std::stoi(line->substr(line->rfind(':') + 1)));
   }
 }
 
-} // namespace
+}  // namespace
 
 int run_smoke(const options& opts) {
   if (opts.server_path.empty())
@@ -85,4 +85,4 @@ int run_smoke(const options& opts) {
   return failed == 0 ? 0 : 1;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -13,4 +13,4 @@ namespace fenix::bench {
 /// Returns the process exit code: 0 if every case passed.
 int run_smoke(const options& opts);
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

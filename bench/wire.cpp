@@ -8,8 +8,8 @@ namespace {
 
 // Skips spaces from `i`.
 std::size_t skip_ws(std::string_view s, std::size_t i) {
-  while (i < s.size() &&
-         (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+  while (i < s.size()
+         && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
     ++i;
   return i;
 }
@@ -48,24 +48,24 @@ bool element(std::string_view s, std::size_t& i, std::string_view& out,
   return true;
 }
 
-} // namespace
+}  // namespace
 
 bool scan_head(std::string_view frame, frame_head& out) {
   auto i = skip_ws(frame, 0);
   if (i >= frame.size() || frame[i] != '[')
     return false;
   ++i;
-  if (!element(frame, i, out.join_ref, true) ||
-      !element(frame, i, out.ref, true) ||
-      !element(frame, i, out.topic, false) ||
-      !element(frame, i, out.event, false))
+  if (!element(frame, i, out.join_ref, true)
+      || !element(frame, i, out.ref, true)
+      || !element(frame, i, out.topic, false)
+      || !element(frame, i, out.event, false))
     return false;
   i = skip_ws(frame, i);
   auto end = frame.find_last_of(']');
   if (end == std::string_view::npos || end < i)
     return false;
   while (end > i && skip_ws(frame, end - 1) == end)
-    --end; // spaces before the ']'
+    --end;  // spaces before the ']'
   out.payload = frame.substr(i, end - i);
   return true;
 }
@@ -83,7 +83,7 @@ std::optional<std::int64_t> find_int(std::string_view json,
   auto i = skip_ws(json, at + pattern.size());
   std::int64_t v = 0;
   auto [ptr, ec] =
-      std::from_chars(json.data() + i, json.data() + json.size(), v);
+    std::from_chars(json.data() + i, json.data() + json.size(), v);
   if (ec != std::errc{} || ptr == json.data() + i)
     return std::nullopt;
   return v;
@@ -91,10 +91,10 @@ std::optional<std::int64_t> find_int(std::string_view json,
 
 std::string bench_payload(std::uint64_t pub, std::uint64_t seq,
                           std::int64_t sent_ns, std::size_t size) {
-  std::string out = "{\"p\":" + std::to_string(pub) +
-                    ",\"s\":" + std::to_string(seq) +
-                    ",\"t\":" + std::to_string(sent_ns) + ",\"x\":\"";
-  auto base = out.size() + 2; // the closing "}
+  std::string out = "{\"p\":" + std::to_string(pub)
+                    + ",\"s\":" + std::to_string(seq)
+                    + ",\"t\":" + std::to_string(sent_ns) + ",\"x\":\"";
+  auto base = out.size() + 2;  // the closing "}
   if (size > base)
     out.append(size - base, 'x');
   out += "\"}";
@@ -105,8 +105,8 @@ std::string push_frame(std::string_view join_ref, std::string_view ref,
                        std::string_view topic, std::string_view event,
                        std::string_view payload_json) {
   std::string out;
-  out.reserve(32 + join_ref.size() + ref.size() + topic.size() + event.size() +
-              payload_json.size());
+  out.reserve(32 + join_ref.size() + ref.size() + topic.size() + event.size()
+              + payload_json.size());
   out += '[';
   if (join_ref.empty()) {
     out += "null";
@@ -128,8 +128,8 @@ std::string push_frame(std::string_view join_ref, std::string_view ref,
 }
 
 void for_each_key(
-    std::string_view s,
-    const std::function<void(std::string_view, std::string_view)>& fn) {
+  std::string_view s,
+  const std::function<void(std::string_view, std::string_view)>& fn) {
   // Depth counts objects and arrays; keys are strings followed by ':'
   // directly inside an object at depth 1 (the payload) or 2 (its values).
   int depth = 0;
@@ -169,4 +169,4 @@ std::optional<std::size_t> user_index(std::string_view key) {
   return v;
 }
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -25,11 +25,11 @@ namespace fenix::bench {
 /// The first four elements of a V2 frame `[join_ref, ref, topic, event,
 /// payload]`, as raw string contents (escapes left as they are).
 struct frame_head {
-  std::string_view join_ref; // empty if null
-  std::string_view ref;      // empty if null
+  std::string_view join_ref;  // empty if null
+  std::string_view ref;       // empty if null
   std::string_view topic;
   std::string_view event;
-  std::string_view payload; // the payload's JSON text
+  std::string_view payload;  // the payload's JSON text
 };
 
 /// Scans a text frame; false if it is not a V2 array of that shape.
@@ -52,11 +52,11 @@ std::string push_frame(std::string_view join_ref, std::string_view ref,
 /// Calls `fn(parent, key)` for the keys of the object `json` (parent "")
 /// and of the objects that are its values (parent: their key), such as
 /// the users of a presence_state or the joins/leaves of a presence_diff.
-void for_each_key(std::string_view json,
-                  const std::function<void(std::string_view parent,
-                                           std::string_view key)>& fn);
+void for_each_key(
+  std::string_view json,
+  const std::function<void(std::string_view parent, std::string_view key)>& fn);
 
 /// "u42" -> 42 (presence user names); nullopt for anything else.
 std::optional<std::size_t> user_index(std::string_view key);
 
-} // namespace fenix::bench
+}  // namespace fenix::bench

@@ -18,22 +18,22 @@
 // same calls as on a single node.
 caf::behavior room(fenix::channel* self) {
   return {
-      [=](fenix::join_atom, const std::string&, const fenix::payload&) {
-        auto user = boost::json::value_to<std::string>(self->assigns()["user"]);
-        self->track(user, {{"online_at", std::time(nullptr)}});
-        self->push_presence_state();
-        return fenix::join_result::ok();
-      },
-      [=](fenix::in_atom, const std::string& event, const fenix::payload& p) {
-        self->broadcast(event, p); // every subscriber, on every node
-        return fenix::reply::ok();
-      },
+    [=](fenix::join_atom, const std::string&, const fenix::payload&) {
+      auto user = boost::json::value_to<std::string>(self->assigns()["user"]);
+      self->track(user, {{"online_at", std::time(nullptr)}});
+      self->push_presence_state();
+      return fenix::join_result::ok();
+    },
+    [=](fenix::in_atom, const std::string& event, const fenix::payload& p) {
+      self->broadcast(event, p);  // every subscriber, on every node
+      return fenix::reply::ok();
+    },
   };
 }
 
 int main(int argc, char** argv) {
   fenix::endpoint_options eo;
-  fenix::cluster_options co; // defaults: 127.0.0.1, heartbeat 200 ms, ...
+  fenix::cluster_options co;  // defaults: 127.0.0.1, heartbeat 200 ms, ...
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--port")

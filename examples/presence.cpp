@@ -27,8 +27,7 @@ caf::behavior lobby(fenix::channel* self) {
       if (event != "away")
         return fenix::reply::error(fenix::json_object{{"reason", "unknown"}});
       auto away = p.object().at("away").as_bool();
-      self->update(*user,
-                   {{"online_at", std::time(nullptr)}, {"away", away}});
+      self->update(*user, {{"online_at", std::time(nullptr)}, {"away", away}});
       return fenix::reply::ok();
     },
   };

@@ -20,7 +20,7 @@ caf::behavior room(fenix::channel* self) {
     [=](fenix::in_atom, const std::string& event,
         const fenix::payload& p) -> fenix::reply {
       if (event == "new_msg") {
-        auto msg = p.object();            // throws (crash) if not an object
+        auto msg = p.object();  // throws (crash) if not an object
         msg["user"] = self->assigns()["user"];
         self->broadcast("new_msg", msg);  // sender included
         return fenix::reply::ok();

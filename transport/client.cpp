@@ -52,14 +52,14 @@ constexpr std::size_t max_idle_read_buffer = 0;
 constexpr int abnormal_closure = 1006;
 constexpr int no_status_received = 1005;
 
-} // namespace
+}  // namespace
 
 // -- client_context -----------------------------------------------------------
 
 struct client_context::impl {
   explicit impl(std::size_t n)
-    : ioc(static_cast<int>(n)), work(ioc.get_executor()) {
-  }
+    : ioc(static_cast<int>(n)),
+      work(ioc.get_executor()) {}
 
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
@@ -121,8 +121,9 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
   using state_ptr = std::shared_ptr<connect_state>;
 
   explicit impl(client_context::impl& ctx)
-    : ctx_(ctx), strand_(asio::make_strand(ctx.ioc)), ws_(strand_) {
-  }
+    : ctx_(ctx),
+      strand_(asio::make_strand(ctx.ioc)),
+      ws_(strand_) {}
 
   beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(ws_); }
 
@@ -149,7 +150,7 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
     auto addr = asio::ip::make_address(st->opts.host, ec);
     if (!ec)
       return tcp_layer().async_connect(tcp::endpoint{addr, st->opts.port},
-                                      on_connect);
+                                       on_connect);
     auto resolver = std::make_shared<tcp::resolver>(ws_.get_executor());
     resolver->async_resolve(
       st->opts.host, std::to_string(st->opts.port),
@@ -209,8 +210,8 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
   void fail(const state_ptr& st, const char* what, beast::error_code ec) {
     connect_result r;
     // Errors of the websocket category come from validating a response.
-    if (ec.category() == websocket::make_error_code(websocket::error::closed)
-                           .category()) {
+    if (ec.category()
+        == websocket::make_error_code(websocket::error::closed).category()) {
       r.http_status = st->res.result_int();
       r.body = st->res.body();
     }
@@ -222,10 +223,10 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
   // -- reading (strand) -------------------------------------------------------
 
   void do_read() {
-    ws_.async_read(rbuf_, [self = shared_from_this()](beast::error_code ec,
-                                                      std::size_t) {
-      self->on_read(ec);
-    });
+    ws_.async_read(
+      rbuf_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        self->on_read(ec);
+      });
   }
 
   // The code of the close frame received, or 1005 if it had none.
@@ -243,7 +244,7 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
       if (closing_ && ec == asio::error::operation_aborted)
         return;
       return finish(ec == websocket::error::closed ? received_code()
-                                                  : abnormal_closure);
+                                                   : abnormal_closure);
     }
     auto buf = rbuf_.data();
     std::string_view data{static_cast<const char*>(buf.data()), buf.size()};
@@ -312,9 +313,8 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
       closing_ = true;
       websocket::close_reason cr{static_cast<std::uint16_t>(o.code)};
       cr.reason = o.data;
-      return ws_.async_close(cr, [self](beast::error_code ec) {
-        self->on_closed(ec);
-      });
+      return ws_.async_close(
+        cr, [self](beast::error_code ec) { self->on_closed(ec); });
     }
     ws_.text(o.kind == out_kind::text);
     ws_.async_write(asio::buffer(o.data),
@@ -443,9 +443,8 @@ ws_client::~ws_client() {
 }
 
 void ws_client::on_frame(std::function<void(std::string_view, bool)> f) {
-  impl_->run([p = impl_, f = std::move(f)]() mutable {
-    p->on_frame_ = std::move(f);
-  });
+  impl_->run(
+    [p = impl_, f = std::move(f)]() mutable { p->on_frame_ = std::move(f); });
 }
 
 void ws_client::on_close(std::function<void(int)> f) {
@@ -577,9 +576,7 @@ std::optional<message>
 ws_client::wait_reply(const std::string& ref,
                       std::chrono::milliseconds timeout) {
   return wait_for(
-    [&ref](const message& m) {
-      return m.event == "phx_reply" && m.ref == ref;
-    },
+    [&ref](const message& m) { return m.event == "phx_reply" && m.ref == ref; },
     timeout);
 }
 
@@ -711,4 +708,4 @@ std::string status_of(const message& m) {
   return s && s->is_string() ? std::string{s->get_string()} : std::string{};
 }
 
-} // namespace fenix::transport
+}  // namespace fenix::transport

@@ -79,7 +79,7 @@ struct client_options {
   std::string query = "vsn=2.0.0";  // without '?'; "" sends no query
   std::vector<std::pair<std::string, std::string>> headers;  // Origin, ...
   std::vector<std::string> subprotocols;  // joined into Sec-WebSocket-Protocol
-  wait_time connect_timeout{5000};  // TCP connect + upgrade
+  wait_time connect_timeout{5000};        // TCP connect + upgrade
 };
 
 /// A raw WebSocket message as received.
@@ -227,4 +227,4 @@ std::string encode_client_binary(std::string_view join_ref,
 /// The status of a reply ("ok", "error"), JSON or binary; "" otherwise.
 std::string status_of(const message& m);
 
-} // namespace fenix::transport
+}  // namespace fenix::transport

@@ -20,12 +20,12 @@ namespace fenix::transport {
 
 /// WebSocket close codes fenix uses (RFC 6455 section 7.4).
 enum class close_code : std::uint16_t {
-  normal = 1000,         // only when the client should not come back
-  going_away = 1001,     // kicked (socket-id disconnect), idle timeout
+  normal = 1000,      // only when the client should not come back
+  going_away = 1001,  // kicked (socket-id disconnect), idle timeout
   protocol_error = 1002,
   invalid_payload = 1007,  // undecodable frame
   policy_violation = 1008,
-  too_big = 1009,          // frame over max_frame_size
+  too_big = 1009,  // frame over max_frame_size
   internal_error = 1011,
   service_restart = 1012,  // server shutting down (drain)
   try_again_later = 1013,  // outbound queue overflow (slow reader)
@@ -92,4 +92,4 @@ struct upgrade_result {
   static upgrade_result refuse(int status) { return {status, {}, nullptr}; }
 };
 
-} // namespace fenix::transport
+}  // namespace fenix::transport

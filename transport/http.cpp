@@ -112,8 +112,8 @@ std::optional<std::string> base64_decode(std::string_view in) {
 
 std::string mime_type(std::string_view path) {
   auto dot = path.rfind('.');
-  auto ext = dot == std::string_view::npos ? std::string_view{}
-                                           : path.substr(dot + 1);
+  auto ext =
+    dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
   if (ext == "html" || ext == "htm")
     return "text/html; charset=utf-8";
   if (ext == "js" || ext == "mjs")
@@ -131,4 +131,4 @@ std::string mime_type(std::string_view path) {
   return "application/octet-stream";
 }
 
-} // namespace fenix::transport
+}  // namespace fenix::transport

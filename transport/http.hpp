@@ -59,4 +59,4 @@ std::optional<std::string> base64_decode(std::string_view s);
 /// A MIME type for a file name, by extension.
 std::string mime_type(std::string_view path);
 
-} // namespace fenix::transport
+}  // namespace fenix::transport

@@ -94,4 +94,4 @@ void start_ws_session(tcp::socket sock, io_worker& w,
 /// (the session is then still alive, or expiring and ignored).
 void post_close(ws_session* s, close_code code);
 
-} // namespace fenix::transport::detail
+}  // namespace fenix::transport::detail

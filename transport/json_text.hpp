@@ -28,4 +28,4 @@ inline void append_value(std::string& out, const json::value& v) {
   out += json::serialize(v);
 }
 
-} // namespace fenix::json_text
+}  // namespace fenix::json_text

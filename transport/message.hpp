@@ -80,4 +80,4 @@ inline const char* to_string(reply_status s) {
   return s == reply_status::ok ? "ok" : "error";
 }
 
-} // namespace fenix
+}  // namespace fenix

@@ -1,6 +1,5 @@
 #include "transport/serializer.hpp"
 
-
 #include "transport/json_text.hpp"
 
 namespace fenix {
@@ -46,9 +45,9 @@ bool parse_idents(std::string_view s, bool numeric_rule) {
   std::size_t start = 0;
   for (;;) {
     auto dot = s.find('.', start);
-    auto part = s.substr(start, dot == std::string_view::npos
-                                  ? std::string_view::npos
-                                  : dot - start);
+    auto part =
+      s.substr(start, dot == std::string_view::npos ? std::string_view::npos
+                                                    : dot - start);
     if (part.empty())
       return false;
     bool all_digits = true;
@@ -89,13 +88,13 @@ bool parse_semver(std::string_view s, semver& v) {
       return false;
     v.pre = true;
   }
-  if (plus != std::string_view::npos && !parse_idents(rest.substr(plus + 1),
-                                                      false))
+  if (plus != std::string_view::npos
+      && !parse_idents(rest.substr(plus + 1), false))
     return false;
   return true;
 }
 
-} // namespace
+}  // namespace
 
 const serializer* negotiate(std::string_view vsn) {
   if (vsn.empty())
@@ -159,40 +158,40 @@ void append_string(std::string& out, std::string_view s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(hex[c >> 4]);
-          out.push_back(hex[c & 0xf]);
-        } else {
-          out.push_back(ch);
-        }
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    case '\b':
+      out += "\\b";
+      break;
+    case '\f':
+      out += "\\f";
+      break;
+    default:
+      if (c < 0x20) {
+        out += "\\u00";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xf]);
+      } else {
+        out.push_back(ch);
+      }
     }
   }
   out.push_back('"');
 }
 
-} // namespace json_text
+}  // namespace json_text
 
-} // namespace fenix
+}  // namespace fenix

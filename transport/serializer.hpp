@@ -45,14 +45,12 @@ public:
   /// binary push (join_ref set, ref null) or broadcast (both refs null).
   virtual frame encode(const opt_string& join_ref, const opt_string& ref,
                        std::string_view topic, std::string_view event,
-                       const payload& p) const
-    = 0;
+                       const payload& p) const = 0;
 
   /// A reply: `[join_ref, ref, topic, "phx_reply", {status, response}]`.
   virtual frame encode_reply(const opt_string& join_ref, const opt_string& ref,
                              std::string_view topic, reply_status status,
-                             const payload& response) const
-    = 0;
+                             const payload& response) const = 0;
 
   /// A push from a channel: `[join_ref, null, topic, event, payload]`.
   frame encode_push(const opt_string& join_ref, std::string_view topic,
@@ -85,4 +83,4 @@ const serializer& serializer_for(protocol_version v);
 /// U+10FFFF).
 bool valid_utf8(std::string_view s);
 
-} // namespace fenix
+}  // namespace fenix

@@ -71,7 +71,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
 public:
   http_session(tcp::socket&& sock, io_worker& w,
                std::shared_ptr<shared_state> st)
-    : stream_(std::move(sock)), worker_(&w), state_(std::move(st)) {}
+    : stream_(std::move(sock)),
+      worker_(&w),
+      state_(std::move(st)) {}
 
   void run() { do_read(); }
 
@@ -80,9 +82,9 @@ private:
     parser_.emplace();
     parser_->body_limit(state_->opts.max_http_body);
     stream_.expires_after(std::chrono::seconds(30));
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&http_session::on_read,
-                                               shared_from_this()));
+    http::async_read(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&http_session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -137,10 +139,10 @@ private:
         return;
       auto self = k->self;
       auto ex = self->stream_.get_executor();
-      net::post(ex, [s = std::move(self), keep_alive,
-                     r = std::move(r)]() mutable {
-        s->send(std::move(r), keep_alive);
-      });
+      net::post(ex,
+                [s = std::move(self), keep_alive, r = std::move(r)]() mutable {
+                  s->send(std::move(r), keep_alive);
+                });
     };
     try {
       h(info, respond);
@@ -176,9 +178,9 @@ private:
       return send(http_response::empty(res.status == 101 ? 500 : res.status),
                   false);
     if (!websocket::is_upgrade(req))
-      return send(http_response::text(
-                    400, "'connection' header must contain 'upgrade'"),
-                  false);
+      return send(
+        http_response::text(400, "'connection' header must contain 'upgrade'"),
+        false);
     // What Beast's accept checked (RFC 6455 4.2.1): version 13 and a key.
     auto version = req[http::field::sec_websocket_version];
     if (version != "13") {
@@ -222,19 +224,18 @@ private:
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive);
     res->prepare_payload();
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec,
-                                                       std::size_t) {
-                        if (ec)
-                          return fail(ec, "http write");
-                        if (!res->keep_alive()) {
-                          beast::error_code ignored;
-                          self->stream_.socket().shutdown(
-                            tcp::socket::shutdown_send, ignored);
-                          return;
-                        }
-                        self->do_read();
-                      });
+    http::async_write(
+      stream_, *res,
+      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+        if (ec)
+          return fail(ec, "http write");
+        if (!res->keep_alive()) {
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          return;
+        }
+        self->do_read();
+      });
   }
 
   beast::tcp_stream stream_;
@@ -244,7 +245,7 @@ private:
   std::shared_ptr<shared_state> state_;
 };
 
-} // namespace
+}  // namespace
 
 // -- server -----------------------------------------------------------------------
 
@@ -260,23 +261,23 @@ struct server::impl {
 
   void do_accept() {
     auto& w = *workers[next_worker++ % workers.size()];
-    acceptor->async_accept(w.ioc, [this, &w](beast::error_code ec,
-                                             tcp::socket sock) {
-      if (ec) {
-        if (ec != net::error::operation_aborted)
-          fail(ec, "accept");
-        if (!acceptor->is_open())
-          return;
-      } else {
-        beast::error_code ignored;
-        sock.set_option(tcp::no_delay{true}, ignored);
-        // The session runs on its worker's thread from the first byte on.
-        net::post(w.ioc, [this, &w, sock = std::move(sock)]() mutable {
-          std::make_shared<http_session>(std::move(sock), w, state)->run();
-        });
-      }
-      do_accept();
-    });
+    acceptor->async_accept(
+      w.ioc, [this, &w](beast::error_code ec, tcp::socket sock) {
+        if (ec) {
+          if (ec != net::error::operation_aborted)
+            fail(ec, "accept");
+          if (!acceptor->is_open())
+            return;
+        } else {
+          beast::error_code ignored;
+          sock.set_option(tcp::no_delay{true}, ignored);
+          // The session runs on its worker's thread from the first byte on.
+          net::post(w.ioc, [this, &w, sock = std::move(sock)]() mutable {
+            std::make_shared<http_session>(std::move(sock), w, state)->run();
+          });
+        }
+        do_accept();
+      });
   }
 };
 
@@ -289,9 +290,8 @@ server::~server() {
 }
 
 void server::route(std::string method, std::string path, http_handler h) {
-  impl_->state->routes.emplace_back(std::move(path),
-                                    std::make_pair(std::move(method),
-                                                   std::move(h)));
+  impl_->state->routes.emplace_back(
+    std::move(path), std::make_pair(std::move(method), std::move(h)));
 }
 
 void server::route_prefix(std::string prefix, http_handler h) {
@@ -361,10 +361,10 @@ void server::stop(close_code code) {
 
 server_stats server::stats() const {
   auto& s = impl_->state->stats;
-  return {s.connections.load(),    s.connections_total.load(),
-          s.frames_in.load(),      s.frames_out.load(),
-          s.bytes_out.load(),      s.frames_dropped.load(),
-          s.slow_closes.load(),    s.writes.load()};
+  return {s.connections.load(), s.connections_total.load(),
+          s.frames_in.load(),   s.frames_out.load(),
+          s.bytes_out.load(),   s.frames_dropped.load(),
+          s.slow_closes.load(), s.writes.load()};
 }
 
-} // namespace fenix::transport
+}  // namespace fenix::transport

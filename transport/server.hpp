@@ -33,9 +33,9 @@ enum class backpressure_policy {
 };
 
 struct server_options {
-  std::string host = "127.0.0.1";   // address to bind
-  std::uint16_t port = 4000;        // 0 picks a free port
-  int io_threads = 1;               // 1 measured fastest on 2 cores
+  std::string host = "127.0.0.1";           // address to bind
+  std::uint16_t port = 4000;                // 0 picks a free port
+  int io_threads = 1;                       // 1 measured fastest on 2 cores
   std::size_t max_frame_size = 10'000'000;  // larger frames close with 1009
   std::chrono::milliseconds idle_timeout{60'000};  // no data received: 1001
   std::size_t max_backpressure = 1 << 20;  // outbound bytes queued per conn
@@ -52,15 +52,15 @@ struct server_options {
 
 /// Live counters of the transport (all connections).
 struct server_stats {
-  std::uint64_t connections = 0;       // open WebSockets now
-  std::uint64_t connections_total = 0; // accepted since start
+  std::uint64_t connections = 0;        // open WebSockets now
+  std::uint64_t connections_total = 0;  // accepted since start
   std::uint64_t frames_in = 0;
   std::uint64_t frames_out = 0;
   std::uint64_t bytes_out = 0;
-  std::uint64_t frames_dropped = 0;    // backpressure drops
-  std::uint64_t slow_closes = 0;       // backpressure closes
-  std::uint64_t writes = 0;            // socket writes (frames_out / writes:
-                                       // frames per write)
+  std::uint64_t frames_dropped = 0;  // backpressure drops
+  std::uint64_t slow_closes = 0;     // backpressure closes
+  std::uint64_t writes = 0;          // socket writes (frames_out / writes:
+                                     // frames per write)
 };
 
 using http_handler = std::function<http_response(const http_request&)>;
@@ -69,8 +69,8 @@ using http_handler = std::function<http_response(const http_request&)>;
 using http_responder = std::function<void(http_response)>;
 
 /// A handler that answers through the responder (e.g. a long poll).
-using async_http_handler
-  = std::function<void(const http_request&, http_responder)>;
+using async_http_handler =
+  std::function<void(const http_request&, http_responder)>;
 using upgrade_handler = std::function<upgrade_result(const http_request&)>;
 
 class server {
@@ -111,4 +111,4 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-} // namespace fenix::transport
+}  // namespace fenix::transport

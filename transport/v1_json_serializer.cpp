@@ -42,7 +42,8 @@ public:
     if (!topic->is_string() || !event->is_string())
       return decode_error{"topic and event must be strings"};
     message m;
-    if (!read_opt(ref, m.ref) || !read_opt(o.if_contains("join_ref"), m.join_ref))
+    if (!read_opt(ref, m.ref)
+        || !read_opt(o.if_contains("join_ref"), m.join_ref))
       return decode_error{"join_ref and ref must be strings or null"};
     m.topic = std::string{topic->get_string()};
     m.event = std::string{event->get_string()};
@@ -87,11 +88,11 @@ public:
   }
 };
 
-} // namespace
+}  // namespace
 
 const serializer& v1_json_serializer_instance() {
   static const v1_json_serializer instance;
   return instance;
 }
 
-} // namespace fenix
+}  // namespace fenix

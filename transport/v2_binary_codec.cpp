@@ -28,7 +28,7 @@ std::string assemble(kind k, std::initializer_list<std::string_view> fields,
   return out;
 }
 
-} // namespace
+}  // namespace
 
 decode_result decode(std::string_view data) {
   if (data.empty())
@@ -80,4 +80,4 @@ std::string encode_broadcast(std::string_view topic, std::string_view event,
   return assemble(broadcast, {topic, event}, data);
 }
 
-} // namespace fenix::v2_binary
+}  // namespace fenix::v2_binary

@@ -27,4 +27,4 @@ std::string encode_reply(std::string_view join_ref, std::string_view ref,
 std::string encode_broadcast(std::string_view topic, std::string_view event,
                              std::string_view data);
 
-} // namespace fenix::v2_binary
+}  // namespace fenix::v2_binary

@@ -54,8 +54,8 @@ public:
       if (ref)
         throw std::invalid_argument("binary frames with a ref are replies");
       if (!join_ref)
-        return make_frame(
-          v2_binary::encode_broadcast(topic, event, p.bytes()), true);
+        return make_frame(v2_binary::encode_broadcast(topic, event, p.bytes()),
+                          true);
       return make_frame(
         v2_binary::encode_push(*join_ref, topic, event, p.bytes()), true);
     }
@@ -79,11 +79,10 @@ public:
                      std::string_view topic, reply_status status,
                      const payload& response) const override {
     if (response.is_binary())
-      return make_frame(v2_binary::encode_reply(join_ref.value_or(""),
-                                                ref.value_or(""), topic,
-                                                to_string(status),
-                                                response.bytes()),
-                        true);
+      return make_frame(
+        v2_binary::encode_reply(join_ref.value_or(""), ref.value_or(""), topic,
+                                to_string(status), response.bytes()),
+        true);
     std::string out;
     out.reserve(96 + topic.size());
     out.push_back('[');
@@ -101,11 +100,11 @@ public:
   }
 };
 
-} // namespace
+}  // namespace
 
 const serializer& v2_json_serializer_instance() {
   static const v2_json_serializer instance;
   return instance;
 }
 
-} // namespace fenix
+}  // namespace fenix

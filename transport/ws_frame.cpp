@@ -27,7 +27,7 @@ void append_unmasked(std::string& out, const char* p, std::size_t n,
     dst[i] = static_cast<char>(p[i] ^ static_cast<char>(mask[i & 3]));
 }
 
-} // namespace
+}  // namespace
 
 std::size_t write_header(std::uint8_t* out, ws_opcode op,
                          std::uint64_t length) {
@@ -52,11 +52,21 @@ bool valid_close_code(std::uint16_t code) {
   if (code >= 3000 && code <= 4999)
     return true;
   switch (code) {
-    case 1000: case 1001: case 1002: case 1003: case 1007: case 1008:
-    case 1009: case 1010: case 1011: case 1012: case 1013: case 1014:
-      return true;
-    default:
-      return false;
+  case 1000:
+  case 1001:
+  case 1002:
+  case 1003:
+  case 1007:
+  case 1008:
+  case 1009:
+  case 1010:
+  case 1011:
+  case 1012:
+  case 1013:
+  case 1014:
+    return true;
+  default:
+    return false;
   }
 }
 
@@ -190,38 +200,38 @@ std::size_t frame_reader::step(std::string_view data,
                   static_cast<std::size_t>(length), mask);
   auto consumed = hsize + static_cast<std::size_t>(length);
   switch (static_cast<ws_opcode>(op)) {
-    case ws_opcode::ping:
-      if (!discarding_)
-        out.push_back({ws_event::ping, false, 0, std::move(payload)});
-      break;
-    case ws_opcode::close: {
-      if (payload.size() == 1) {
+  case ws_opcode::ping:
+    if (!discarding_)
+      out.push_back({ws_event::ping, false, 0, std::move(payload)});
+    break;
+  case ws_opcode::close: {
+    if (payload.size() == 1) {
+      fail(code_of(close_code::protocol_error), out);
+      return 0;
+    }
+    std::uint16_t code = 0;
+    if (payload.size() >= 2) {
+      code =
+        static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8)
+                                   | static_cast<unsigned char>(payload[1]));
+      if (!valid_close_code(code)) {
         fail(code_of(close_code::protocol_error), out);
         return 0;
       }
-      std::uint16_t code = 0;
-      if (payload.size() >= 2) {
-        code = static_cast<std::uint16_t>(
-          (static_cast<unsigned char>(payload[0]) << 8)
-          | static_cast<unsigned char>(payload[1]));
-        if (!valid_close_code(code)) {
-          fail(code_of(close_code::protocol_error), out);
-          return 0;
-        }
-        payload.erase(0, 2);
-        if (!valid_utf8(payload)) {
-          fail(code_of(close_code::invalid_payload), out);
-          return 0;
-        }
+      payload.erase(0, 2);
+      if (!valid_utf8(payload)) {
+        fail(code_of(close_code::invalid_payload), out);
+        return 0;
       }
-      out.push_back({ws_event::close, false, code, std::move(payload)});
-      done_ = true;
-      break;
     }
-    default:  // pong: nothing to do
-      break;
+    out.push_back({ws_event::close, false, code, std::move(payload)});
+    done_ = true;
+    break;
+  }
+  default:  // pong: nothing to do
+    break;
   }
   return consumed;
 }
 
-} // namespace fenix::transport
+}  // namespace fenix::transport

@@ -81,8 +81,8 @@ private:
   void fail(std::uint16_t code, std::vector<ws_event>& out);
 
   std::size_t max_message_;
-  std::string pending_;  // an incomplete frame, across feeds
-  std::string message_;  // the fragments of an unfinished message
+  std::string pending_;     // an incomplete frame, across feeds
+  std::string message_;     // the fragments of an unfinished message
   std::uint64_t skip_ = 0;  // payload bytes still to drop
   bool in_message_ = false;
   bool message_binary_ = false;
@@ -90,4 +90,4 @@ private:
   bool done_ = false;
 };
 
-} // namespace fenix::transport
+}  // namespace fenix::transport

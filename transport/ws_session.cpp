@@ -65,7 +65,7 @@ struct out_frame {
 
 constexpr std::size_t max_gather = 64;  // frames per write (128 iovecs)
 
-} // namespace
+}  // namespace
 
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
@@ -150,13 +150,12 @@ public:
   bool dirty = false;  // in the current drain's list of sessions to flush
 
 private:
-
   bool queue_empty() const { return head_ == queue_.size(); }
 
   void push_frame(frame f, ws_opcode op, out_frame::kind_t kind) {
     out_frame o;
-    o.header_size = static_cast<std::uint8_t>(
-      write_header(o.header, op, f.size()));
+    o.header_size =
+      static_cast<std::uint8_t>(write_header(o.header, op, f.size()));
     o.f = std::move(f);
     o.kind = kind;
     queued_bytes_ += o.f.size();
@@ -167,8 +166,8 @@ private:
   // partly written) and close with 1013 so that the client reconnects.
   void cut_off() {
     state_->stats.slow_closes.fetch_add(1);
-    std::cerr << "fenix: closing slow reader " << peer_ << " ("
-              << queued_bytes_ << " bytes queued)\n";
+    std::cerr << "fenix: closing slow reader " << peer_ << " (" << queued_bytes_
+              << " bytes queued)\n";
     auto keep = head_ + (offset_ > 0 ? 1 : 0);
     for (auto i = keep; i < queue_.size(); ++i)
       queued_bytes_ -= queue_[i].f.size();
@@ -240,11 +239,12 @@ private:
     if (done_)
       return;
     timer_.expires_after(d);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec == boost::asio::error::operation_aborted)
-        return;  // re-armed (a newer wait is pending) or finished
-      self->on_timer();
-    });
+    timer_.async_wait(
+      [self = shared_from_this()](boost::system::error_code ec) {
+        if (ec == boost::asio::error::operation_aborted)
+          return;  // re-armed (a newer wait is pending) or finished
+        self->on_timer();
+      });
   }
 
   void on_timer() {
@@ -305,7 +305,7 @@ struct batch_state {
 
 thread_local batch_state current_batch;
 
-} // namespace
+}  // namespace
 
 // A weak reference, so that a connection that is gone turns every call
 // into a no-op. A strong reference taken here is always moved into the
@@ -314,7 +314,9 @@ class ws_connection_impl final : public connection {
 public:
   ws_connection_impl(std::weak_ptr<ws_session> s, io_worker& w,
                      std::shared_ptr<flow_state> fl, http_request req)
-    : session_(std::move(s)), worker_(&w), flow_(std::move(fl)),
+    : session_(std::move(s)),
+      worker_(&w),
+      flow_(std::move(fl)),
       request_(std::move(req)) {}
 
   void send(frame f) override {
@@ -478,47 +480,47 @@ void ws_session::process(std::string_view bytes) {
   reader_.feed(bytes, events);
   for (auto& e : events) {
     switch (e.kind) {
-      case ws_event::message:
-        if (closing_)
-          break;
-        state_->stats.frames_in.fetch_add(1);
-        flow_->pending.fetch_add(1);
-        handler_->on_frame(std::move(e.data), e.binary);
+    case ws_event::message:
+      if (closing_)
         break;
-      case ws_event::ping:
-        if (!closing_)
-          push_frame(make_frame(std::move(e.data)), ws_opcode::pong,
-                     out_frame::control);
-        break;
-      case ws_event::close:
-        close_received_ = true;
-        if (closing_) {
-          if (close_sent_)
-            return finish();
-          break;  // finish once our close frame is out
+      state_->stats.frames_in.fetch_add(1);
+      flow_->pending.fetch_add(1);
+      handler_->on_frame(std::move(e.data), e.binary);
+      break;
+    case ws_event::ping:
+      if (!closing_)
+        push_frame(make_frame(std::move(e.data)), ws_opcode::pong,
+                   out_frame::control);
+      break;
+    case ws_event::close:
+      close_received_ = true;
+      if (closing_) {
+        if (close_sent_)
+          return finish();
+        break;  // finish once our close frame is out
+      }
+      // Echo the peer's code (RFC 6455 5.5.1), then end the stream.
+      closing_ = true;
+      reader_.discard_messages();
+      {
+        std::string payload;
+        if (e.code != 0) {
+          payload.push_back(static_cast<char>(e.code >> 8));
+          payload.push_back(static_cast<char>(e.code & 0xFF));
         }
-        // Echo the peer's code (RFC 6455 5.5.1), then end the stream.
-        closing_ = true;
-        reader_.discard_messages();
-        {
-          std::string payload;
-          if (e.code != 0) {
-            payload.push_back(static_cast<char>(e.code >> 8));
-            payload.push_back(static_cast<char>(e.code & 0xFF));
-          }
-          push_frame(make_frame(std::move(payload)), ws_opcode::close,
-                     out_frame::close);
-        }
-        arm_timer(state_->opts.handshake_timeout);
-        break;
-      case ws_event::error:
-        if (e.code == static_cast<std::uint16_t>(close_code::too_big))
-          std::cerr << "fenix: frame over max_frame_size from " << peer_
-                    << ", closing with 1009\n";
-        if (e.code == static_cast<std::uint16_t>(close_code::protocol_error))
-          fatal_ = true;
-        do_close(static_cast<close_code>(e.code), "");
-        break;
+        push_frame(make_frame(std::move(payload)), ws_opcode::close,
+                   out_frame::close);
+      }
+      arm_timer(state_->opts.handshake_timeout);
+      break;
+    case ws_event::error:
+      if (e.code == static_cast<std::uint16_t>(close_code::too_big))
+        std::cerr << "fenix: frame over max_frame_size from " << peer_
+                  << ", closing with 1009\n";
+      if (e.code == static_cast<std::uint16_t>(close_code::protocol_error))
+        fatal_ = true;
+      do_close(static_cast<close_code>(e.code), "");
+      break;
     }
   }
   if (closing_ || done_)
@@ -647,7 +649,7 @@ void post_close(ws_session* s, close_code code) {
   });
 }
 
-} // namespace fenix::transport::detail
+}  // namespace fenix::transport::detail
 
 namespace fenix::transport {
 
@@ -665,4 +667,4 @@ send_batch::~send_batch() {
   b.pending.clear();
 }
 
-} // namespace fenix::transport
+}  // namespace fenix::transport

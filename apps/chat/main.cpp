@@ -41,7 +41,7 @@ remote_message(const fenix::broadcast& b) {
   return m;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace fenix::apps;

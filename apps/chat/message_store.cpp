@@ -28,13 +28,11 @@ sqlite_db open_with_schema(const std::string& path) {
   return db;
 }
 
-} // namespace
+}  // namespace
 
 boost::json::object to_json(const chat_message& msg) {
-  return boost::json::object{{"id", msg.id},
-                             {"user", msg.user},
-                             {"body", msg.body},
-                             {"at", msg.at_ms}};
+  return boost::json::object{
+    {"id", msg.id}, {"user", msg.user}, {"body", msg.body}, {"at", msg.at_ms}};
 }
 
 // -- id_generator -------------------------------------------------------------
@@ -55,12 +53,13 @@ std::string id_generator::next(std::int64_t now_ms) {
 // -- message_store ------------------------------------------------------------
 
 message_store::message_store(std::string path)
-    : path_(std::move(path)), db_(open_with_schema(path_)),
-      insert_(db_.prepare("INSERT OR IGNORE INTO messages(id, room, user, body,"
-                          " at_ms) VALUES(?, ?, ?, ?, ?)")),
-      last_(db_.prepare("SELECT id, room, user, body, at_ms FROM messages"
-                        " WHERE room = ? ORDER BY seq DESC LIMIT ?")),
-      count_(db_.prepare("SELECT COUNT(*) FROM messages WHERE room = ?")) {}
+  : path_(std::move(path)),
+    db_(open_with_schema(path_)),
+    insert_(db_.prepare("INSERT OR IGNORE INTO messages(id, room, user, body,"
+                        " at_ms) VALUES(?, ?, ?, ?, ?)")),
+    last_(db_.prepare("SELECT id, room, user, body, at_ms FROM messages"
+                      " WHERE room = ? ORDER BY seq DESC LIMIT ?")),
+    count_(db_.prepare("SELECT COUNT(*) FROM messages WHERE room = ?")) {}
 
 void message_store::append(const std::vector<chat_message>& batch) {
   if (batch.empty())
@@ -70,10 +69,10 @@ void message_store::append(const std::vector<chat_message>& batch) {
   for (auto& msg : batch) {
     insert_.reset();
     insert_.bind(1, msg.id)
-        .bind(2, msg.room)
-        .bind(3, msg.user)
-        .bind(4, msg.body)
-        .bind(5, msg.at_ms);
+      .bind(2, msg.room)
+      .bind(3, msg.user)
+      .bind(4, msg.body)
+      .bind(5, msg.at_ms);
     try {
       insert_.run();
     } catch (...) {
@@ -91,7 +90,7 @@ std::vector<chat_message> message_store::last(std::string_view room,
   if (n == 0)
     return out;
   constexpr auto max_limit =
-      static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+    static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
   auto limit = static_cast<std::int64_t>(std::min(n, max_limit));
   std::lock_guard<std::mutex> guard{mtx_};
   last_.reset();
@@ -116,4 +115,4 @@ std::size_t message_store::count(std::string_view room) {
   return result;
 }
 
-} // namespace fenix::apps::chat
+}  // namespace fenix::apps::chat

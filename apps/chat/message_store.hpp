@@ -37,10 +37,10 @@ namespace fenix::apps::chat {
 /// One chat message.
 struct chat_message {
   std::string id;
-  std::string room; // "lobby", not "room:lobby"
+  std::string room;  // "lobby", not "room:lobby"
   std::string user;
   std::string body;
-  std::int64_t at_ms = 0; // ms since the epoch
+  std::int64_t at_ms = 0;  // ms since the epoch
 };
 
 /// Exactly `{"id","user","body","at"}` (the room is the topic).
@@ -51,18 +51,18 @@ boost::json::object to_json(const chat_message& msg);
 /// restarts and nodes) and a per-generator counter. Ids from one generator
 /// sort by creation time. Thread-safe.
 class id_generator {
- public:
+public:
   id_generator();
 
   std::string next(std::int64_t now_ms);
 
- private:
+private:
   std::string node_;
   std::atomic<std::uint64_t> counter_{0};
 };
 
 class message_store {
- public:
+public:
   /// What a join reply carries.
   static constexpr std::size_t default_history = 50;
 
@@ -84,13 +84,13 @@ class message_store {
 
   const std::string& path() const noexcept { return path_; }
 
- private:
+private:
   std::string path_;
   std::mutex mtx_;
-  sqlite_db db_; // declared before the statements: destroyed after them
+  sqlite_db db_;  // declared before the statements: destroyed after them
   sqlite_statement insert_;
   sqlite_statement last_;
   sqlite_statement count_;
 };
 
-} // namespace fenix::apps::chat
+}  // namespace fenix::apps::chat

@@ -40,7 +40,7 @@ struct member {
   }
 };
 
-} // namespace
+}  // namespace
 
 bool valid_room(const std::string& name) {
   if (name.empty() || name.size() > 32)
@@ -108,8 +108,8 @@ caf::behavior room_channel(fenix::channel* self, caf::actor store) {
         return fenix::reply::ok(json::object{{"id", id}});
       }
       if (event == "typing") {
-        auto* t = p.json().is_object() ? p.object().if_contains("typing")
-                                       : nullptr;
+        auto* t =
+          p.json().is_object() ? p.object().if_contains("typing") : nullptr;
         if (!t || !t->is_bool())
           return fenix::reply::error(error("invalid typing"));
         if (me->typing != t->get_bool()) {
@@ -123,4 +123,4 @@ caf::behavior room_channel(fenix::channel* self, caf::actor store) {
   };
 }
 
-} // namespace fenix::apps::chat
+}  // namespace fenix::apps::chat

@@ -20,4 +20,4 @@ bool valid_room(const std::string& name);
 /// trimming, at most 2000 characters (code points).
 std::optional<std::string> valid_body(const fenix::payload& p);
 
-} // namespace fenix::apps::chat
+}  // namespace fenix::apps::chat

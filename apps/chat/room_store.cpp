@@ -78,7 +78,7 @@ caf::behavior room_store_fn(store_actor* self, std::string path) {
   };
 }
 
-} // namespace
+}  // namespace
 
 caf::actor spawn_room_store(caf::actor_system& sys, const std::string& path) {
   // Open once here so that a bad path fails at startup with a clear error.
@@ -86,4 +86,4 @@ caf::actor spawn_room_store(caf::actor_system& sys, const std::string& path) {
   return sys.spawn<caf::detached>(room_store_fn, path);
 }
 
-} // namespace fenix::apps::chat
+}  // namespace fenix::apps::chat

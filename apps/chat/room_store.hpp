@@ -27,6 +27,6 @@ using history_atom = caf::atom_constant<caf::atom("history")>;
 /// Throws sqlite_error if the database cannot be opened.
 caf::actor spawn_room_store(caf::actor_system& sys, const std::string& path);
 
-} // namespace fenix::apps::chat
+}  // namespace fenix::apps::chat
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::apps::chat::chat_message)

@@ -39,7 +39,8 @@ void print_help(const std::string& app, std::uint16_t port) {
     << "                     other hosts need TLS or --node-insecure)\n"
     << "  --join HOST:PORT   a member to join (repeatable); nodes learn every\n"
     << "                     member from each other (a full mesh)\n"
-    << "  --node-cert FILE   TLS between nodes (mutual auth): PEM certificate,\n"
+    << "  --node-cert FILE   TLS between nodes (mutual auth): PEM "
+       "certificate,\n"
     << "  --node-key FILE    its private key, and the CA that signs every\n"
     << "  --node-ca FILE     node's certificate (all three together)\n"
     << "  --node-insecure    allow a non-loopback --node-host without TLS\n"
@@ -95,7 +96,7 @@ std::string metric(const char* name, const char* help, std::uint64_t v,
   return out.str();
 }
 
-} // namespace
+}  // namespace
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -282,9 +283,8 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
     auto body = json::parse(req.body, ec);
     if (ec)
       return http_response::json(400, R"({"error":"invalid json"})");
-    const json::value* name = body.is_object()
-                                ? body.as_object().if_contains("username")
-                                : nullptr;
+    const json::value* name =
+      body.is_object() ? body.as_object().if_contains("username") : nullptr;
     if (!name || !name->is_string() || !valid_username(name->as_string()))
       return http_response::json(400, R"({"error":"invalid username"})");
     std::string user{name->as_string()};
@@ -295,28 +295,28 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
   ep.route("GET", "/metrics", [&ep, node](const http_request&) {
     auto s = ep.stats();
     std::string out;
-    out += metric("fenix_connections", "Open WebSocket connections",
-                  s.connections);
+    out +=
+      metric("fenix_connections", "Open WebSocket connections", s.connections);
     out += metric("fenix_channels", "Joined channels", s.channels);
-    out += metric("fenix_messages_in_total", "Frames received",
-                  s.messages_in, "counter");
+    out += metric("fenix_messages_in_total", "Frames received", s.messages_in,
+                  "counter");
     out += metric("fenix_messages_out_total", "Frames sent", s.messages_out,
                   "counter");
     out += metric("fenix_broadcasts_total", "Broadcasts dispatched",
                   s.broadcasts, "counter");
-    out += metric("fenix_dropped_frames_total",
-                  "Frames dropped for slow readers", s.frames_dropped,
-                  "counter");
-    out += metric("fenix_slow_closes_total",
-                  "Connections closed for slow reading", s.slow_closes,
-                  "counter");
+    out +=
+      metric("fenix_dropped_frames_total", "Frames dropped for slow readers",
+             s.frames_dropped, "counter");
+    out +=
+      metric("fenix_slow_closes_total", "Connections closed for slow reading",
+             s.slow_closes, "counter");
     out += metric("fenix_presence_entries", "Tracked presence entries",
                   s.presence_entries);
     out += metric("fenix_cluster_nodes",
                   "Nodes in the cluster as seen from here (this one included)",
                   node ? node->nodes() : 1);
-    return http_response{200, "text/plain; version=0.0.4; charset=utf-8",
-                         std::move(out), {}};
+    return http_response{
+      200, "text/plain; version=0.0.4; charset=utf-8", std::move(out), {}};
   });
   auto dir = flags.static_dir;
   ep.route("GET", "/", [dir](const http_request&) {
@@ -337,4 +337,4 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
   });
 }
 
-} // namespace fenix::apps
+}  // namespace fenix::apps

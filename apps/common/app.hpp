@@ -31,21 +31,21 @@
 namespace fenix::apps {
 
 struct app_flags {
-  bool run = true;     // false: exit with exit_code (help or bad flag)
+  bool run = true;  // false: exit with exit_code (help or bad flag)
   int exit_code = 0;
-  std::string app;     // "chat" or "timer"
+  std::string app;  // "chat" or "timer"
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   std::string secret;  // --secret, else FENIX_SECRET, else random
   std::string db;      // SQLite path; ":memory:" for none
   std::string log_level = "info";
-  std::string static_dir;          // the page's files
+  std::string static_dir;  // the page's files
   // -- cluster (see actors/cluster.hpp) --
-  std::string node_host = "127.0.0.1";  // cluster port's address
-  std::uint16_t node_port = 0;          // 0: not clustered
-  std::vector<std::string> joins;       // HOST:PORT seeds
+  std::string node_host = "127.0.0.1";       // cluster port's address
+  std::uint16_t node_port = 0;               // 0: not clustered
+  std::vector<std::string> joins;            // HOST:PORT seeds
   std::string node_cert, node_key, node_ca;  // TLS, mutual auth
-  bool node_insecure = false;           // plaintext on a non-loopback host
+  bool node_insecure = false;                // plaintext on a non-loopback host
   std::chrono::milliseconds node_heartbeat{200};
   std::chrono::milliseconds node_timeout{2000};
   std::chrono::milliseconds gossip{200};
@@ -88,4 +88,4 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node = nullptr);
 /// Milliseconds since the epoch.
 std::int64_t now_ms();
 
-} // namespace fenix::apps
+}  // namespace fenix::apps

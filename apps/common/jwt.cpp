@@ -18,7 +18,7 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view b64_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 constexpr std::size_t sha256_size = 32;
 
@@ -115,7 +115,7 @@ std::optional<std::string> claims_subject(std::string_view segment,
   return user;
 }
 
-} // namespace
+}  // namespace
 
 std::string base64url_encode(std::string_view bytes) {
   std::string out;
@@ -178,14 +178,14 @@ std::string sign_token(std::string_view username, std::string_view secret,
   auto iat = duration_cast<std::chrono::seconds>(now.time_since_epoch());
   json::object header{{"alg", "HS256"}, {"typ", "JWT"}};
   json::object claims{
-      {"sub", json::string_view(username.data(), username.size())},
-      {"iat", iat.count()},
-      {"exp", (iat + ttl).count()}};
-  auto input = base64url_encode(json::serialize(header)) + '.' +
-               base64url_encode(json::serialize(claims));
+    {"sub", json::string_view(username.data(), username.size())},
+    {"iat", iat.count()},
+    {"exp", (iat + ttl).count()}};
+  auto input = base64url_encode(json::serialize(header)) + '.'
+               + base64url_encode(json::serialize(claims));
   auto sig = hmac_sha256(secret, input);
   auto sig_text = base64url_encode(
-      std::string_view(reinterpret_cast<const char*>(sig.data()), sig.size()));
+    std::string_view(reinterpret_cast<const char*>(sig.data()), sig.size()));
   return input + '.' + sig_text;
 }
 
@@ -198,8 +198,8 @@ verify_token(std::string_view token, std::string_view secret,
   if (dot1 == std::string_view::npos)
     return std::nullopt;
   auto dot2 = token.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos ||
-      token.find('.', dot2 + 1) != std::string_view::npos)
+  if (dot2 == std::string_view::npos
+      || token.find('.', dot2 + 1) != std::string_view::npos)
     return std::nullopt;
   auto header = token.substr(0, dot1);
   auto claims = token.substr(dot1 + 1, dot2 - dot1 - 1);
@@ -220,8 +220,10 @@ verify_token(std::string_view token, std::string_view secret,
 std::string random_hex(std::size_t n) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string bytes(n, '\0');
-  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()),
-                          static_cast<int>(n)) != 1)
+  if (n > 0
+      && RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()),
+                    static_cast<int>(n))
+           != 1)
     throw std::runtime_error("RAND_bytes failed");
   std::string out;
   out.reserve(2 * n);
@@ -240,12 +242,12 @@ bool valid_username(std::string_view name) {
   if (name.empty() || name.size() > 32)
     return false;
   for (char c : name) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok)
       return false;
   }
   return true;
 }
 
-} // namespace fenix::apps
+}  // namespace fenix::apps

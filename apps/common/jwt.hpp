@@ -69,4 +69,4 @@ std::string base64url_encode(std::string_view bytes);
 /// impossible lengths, unused trailing bits must be zero.
 std::optional<std::string> base64url_decode(std::string_view text);
 
-} // namespace fenix::apps
+}  // namespace fenix::apps

@@ -15,12 +15,12 @@ namespace {
   throw sqlite_error(rc, msg);
 }
 
-} // namespace
+}  // namespace
 
 // -- sqlite_statement ---------------------------------------------------------
 
 sqlite_statement::sqlite_statement(sqlite3* db, std::string_view sql)
-    : db_(db) {
+  : db_(db) {
   const char* tail = nullptr;
   auto rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()),
                                &stmt_, &tail);
@@ -31,8 +31,8 @@ sqlite_statement::sqlite_statement(sqlite3* db, std::string_view sql)
 }
 
 sqlite_statement::sqlite_statement(sqlite_statement&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)),
-      stmt_(std::exchange(other.stmt_, nullptr)) {}
+  : db_(std::exchange(other.db_, nullptr)),
+    stmt_(std::exchange(other.stmt_, nullptr)) {}
 
 sqlite_statement&
 sqlite_statement::operator=(sqlite_statement&& other) noexcept {
@@ -45,7 +45,7 @@ sqlite_statement::operator=(sqlite_statement&& other) noexcept {
 }
 
 sqlite_statement::~sqlite_statement() {
-  sqlite3_finalize(stmt_); // no-op on nullptr
+  sqlite3_finalize(stmt_);  // no-op on nullptr
 }
 
 void sqlite_statement::check(int rc) const {
@@ -143,7 +143,7 @@ sqlite_db::sqlite_db(const std::string& path, int busy_timeout_ms) {
 }
 
 sqlite_db::sqlite_db(sqlite_db&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)) {}
+  : db_(std::exchange(other.db_, nullptr)) {}
 
 sqlite_db& sqlite_db::operator=(sqlite_db&& other) noexcept {
   if (this != &other) {
@@ -154,7 +154,7 @@ sqlite_db& sqlite_db::operator=(sqlite_db&& other) noexcept {
 }
 
 sqlite_db::~sqlite_db() {
-  sqlite3_close_v2(db_); // no-op on nullptr
+  sqlite3_close_v2(db_);  // no-op on nullptr
 }
 
 void sqlite_db::exec(const std::string& sql) {
@@ -202,4 +202,4 @@ void sqlite_transaction::commit() {
   done_ = true;
 }
 
-} // namespace fenix::apps
+}  // namespace fenix::apps

@@ -36,20 +36,21 @@ namespace fenix::apps {
 
 /// A failed SQLite call.
 class sqlite_error : public std::runtime_error {
- public:
+public:
   sqlite_error(int code, const std::string& what)
-      : std::runtime_error(what), code_(code) {}
+    : std::runtime_error(what),
+      code_(code) {}
 
   /// The SQLite result code (e.g. SQLITE_CONSTRAINT).
   int code() const noexcept { return code_; }
 
- private:
+private:
   int code_;
 };
 
 /// A prepared statement. Parameter indexes start at 1, columns at 0.
 class sqlite_statement {
- public:
+public:
   sqlite_statement(sqlite3* db, std::string_view sql);
   sqlite_statement(sqlite_statement&& other) noexcept;
   sqlite_statement& operator=(sqlite_statement&& other) noexcept;
@@ -61,7 +62,7 @@ class sqlite_statement {
 
   sqlite_statement& bind(int index, std::int64_t value);
   sqlite_statement& bind(int index, int value);
-  sqlite_statement& bind(int index, std::string_view value); // copied
+  sqlite_statement& bind(int index, std::string_view value);  // copied
   sqlite_statement& bind(int index, const char* value);
   sqlite_statement& bind_null(int index);
 
@@ -80,10 +81,10 @@ class sqlite_statement {
 
   std::int64_t column_int64(int col) const;
   int column_int(int col) const;
-  std::string column_text(int col) const; // "" for NULL
+  std::string column_text(int col) const;  // "" for NULL
   bool column_is_null(int col) const;
 
- private:
+private:
   void check(int rc) const;
 
   sqlite3* db_ = nullptr;
@@ -92,7 +93,7 @@ class sqlite_statement {
 
 /// An open database connection.
 class sqlite_db {
- public:
+public:
   /// Opens `path` (":memory:" for a private in-memory database).
   explicit sqlite_db(const std::string& path, int busy_timeout_ms = 5000);
   sqlite_db(sqlite_db&& other) noexcept;
@@ -115,14 +116,14 @@ class sqlite_db {
   /// The raw handle, for anything this wrapper does not cover.
   sqlite3* native_handle() const noexcept { return db_; }
 
- private:
+private:
   sqlite3* db_ = nullptr;
 };
 
 /// `BEGIN IMMEDIATE` on construction; `ROLLBACK` on destruction unless
 /// `commit()` ran. Not nestable.
 class sqlite_transaction {
- public:
+public:
   explicit sqlite_transaction(sqlite_db& db);
   sqlite_transaction(const sqlite_transaction&) = delete;
   sqlite_transaction& operator=(const sqlite_transaction&) = delete;
@@ -130,9 +131,9 @@ class sqlite_transaction {
 
   void commit();
 
- private:
+private:
   sqlite_db& db_;
   bool done_ = false;
 };
 
-} // namespace fenix::apps
+}  // namespace fenix::apps

@@ -16,7 +16,7 @@ json::object error(const char* reason) {
   return json::object{{"reason", reason}};
 }
 
-} // namespace
+}  // namespace
 
 caf::behavior timer_channel(fenix::channel* self, caf::actor registry) {
   auto owner = std::make_shared<caf::actor>();
@@ -34,8 +34,8 @@ caf::behavior timer_channel(fenix::channel* self, caf::actor registry) {
                 self->finish_join(fenix::join_result::ok(std::move(timers)));
               },
               [=](caf::error&) {
-                self->finish_join(fenix::join_result::error(
-                  error("timers unavailable")));
+                self->finish_join(
+                  fenix::join_result::error(error("timers unavailable")));
               });
         });
       return fenix::join_result::deferred();
@@ -50,4 +50,4 @@ caf::behavior timer_channel(fenix::channel* self, caf::actor registry) {
   };
 }
 
-} // namespace fenix::apps::timer
+}  // namespace fenix::apps::timer

@@ -13,4 +13,4 @@ namespace fenix::apps::timer {
 /// The behavior of one timers channel; `registry` finds user actors.
 caf::behavior timer_channel(fenix::channel* self, caf::actor registry);
 
-} // namespace fenix::apps::timer
+}  // namespace fenix::apps::timer

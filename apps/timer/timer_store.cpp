@@ -24,7 +24,7 @@ CREATE INDEX IF NOT EXISTS timers_user ON timers(user);
 )sql";
 
 constexpr const char* columns =
-    "id, user, label, duration, remaining, status, updated_at_ms";
+  "id, user, label, duration, remaining, status, updated_at_ms";
 
 sqlite_db open_with_schema(const std::string& path) {
   sqlite_db db{path};
@@ -33,9 +33,9 @@ sqlite_db open_with_schema(const std::string& path) {
 }
 
 std::string select_active(const char* extra_where) {
-  return std::string{"SELECT "} + columns +
-         " FROM timers WHERE status IN ('running','paused')" + extra_where +
-         " ORDER BY rowid";
+  return std::string{"SELECT "} + columns
+         + " FROM timers WHERE status IN ('running','paused')" + extra_where
+         + " ORDER BY rowid";
 }
 
 timer read_row(const sqlite_statement& stmt) {
@@ -52,7 +52,7 @@ std::size_t utf8_code_points(std::string_view s) {
   }));
 }
 
-} // namespace
+}  // namespace
 
 // -- pure helpers -------------------------------------------------------------
 
@@ -87,8 +87,8 @@ std::optional<int> parse_duration(const boost::json::value* v) {
   }
   if (v->is_double()) {
     auto d = v->get_double();
-    if (std::isfinite(d) && std::trunc(d) == d && d >= 1.0 &&
-        d <= static_cast<double>(max_duration))
+    if (std::isfinite(d) && std::trunc(d) == d && d >= 1.0
+        && d <= static_cast<double>(max_duration))
       return static_cast<int>(d);
   }
   // uint64 only holds values above INT64_MAX: out of range anyway.
@@ -113,29 +113,30 @@ std::string new_timer_id() {
 // -- timer_store --------------------------------------------------------------
 
 timer_store::timer_store(std::string path)
-    : path_(std::move(path)), db_(open_with_schema(path_)),
-      upsert_(db_.prepare(
-          "INSERT INTO timers(id, user, label, duration, remaining, status,"
-          " updated_at_ms) VALUES(?, ?, ?, ?, ?, ?, ?)"
-          " ON CONFLICT(id) DO UPDATE SET user = excluded.user,"
-          " label = excluded.label, duration = excluded.duration,"
-          " remaining = excluded.remaining, status = excluded.status,"
-          " updated_at_ms = excluded.updated_at_ms")),
-      remove_(db_.prepare("DELETE FROM timers WHERE id = ?")),
-      find_(db_.prepare(std::string{"SELECT "} + columns +
-                        " FROM timers WHERE id = ?")),
-      active_all_(db_.prepare(select_active(""))),
-      active_user_(db_.prepare(select_active(" AND user = ?"))) {}
+  : path_(std::move(path)),
+    db_(open_with_schema(path_)),
+    upsert_(db_.prepare(
+      "INSERT INTO timers(id, user, label, duration, remaining, status,"
+      " updated_at_ms) VALUES(?, ?, ?, ?, ?, ?, ?)"
+      " ON CONFLICT(id) DO UPDATE SET user = excluded.user,"
+      " label = excluded.label, duration = excluded.duration,"
+      " remaining = excluded.remaining, status = excluded.status,"
+      " updated_at_ms = excluded.updated_at_ms")),
+    remove_(db_.prepare("DELETE FROM timers WHERE id = ?")),
+    find_(db_.prepare(std::string{"SELECT "} + columns
+                      + " FROM timers WHERE id = ?")),
+    active_all_(db_.prepare(select_active(""))),
+    active_user_(db_.prepare(select_active(" AND user = ?"))) {}
 
 void timer_store::save_locked(const timer& t) {
   upsert_.reset();
   upsert_.bind(1, t.id)
-      .bind(2, t.user)
-      .bind(3, t.label)
-      .bind(4, t.duration)
-      .bind(5, t.remaining)
-      .bind(6, t.status)
-      .bind(7, t.updated_at_ms);
+    .bind(2, t.user)
+    .bind(3, t.label)
+    .bind(4, t.duration)
+    .bind(5, t.remaining)
+    .bind(6, t.status)
+    .bind(7, t.updated_at_ms);
   try {
     upsert_.run();
   } catch (...) {
@@ -215,4 +216,4 @@ std::size_t timer_store::purge_inactive() {
   return static_cast<std::size_t>(db_.changes());
 }
 
-} // namespace fenix::apps::timer
+}  // namespace fenix::apps::timer

@@ -44,9 +44,9 @@ namespace fenix::apps::timer {
 // -- the contract's limits and statuses
 // ----------------------------------------
 
-inline constexpr int max_duration = 86400;            // seconds
-inline constexpr std::size_t max_label_chars = 100;   // Unicode code points
-inline constexpr std::size_t max_active_timers = 100; // per user
+inline constexpr int max_duration = 86400;             // seconds
+inline constexpr std::size_t max_label_chars = 100;    // Unicode code points
+inline constexpr std::size_t max_active_timers = 100;  // per user
 
 inline constexpr std::string_view status_running = "running";
 inline constexpr std::string_view status_paused = "paused";
@@ -61,7 +61,7 @@ struct timer {
   std::string label;
   int duration = 0;
   int remaining = 0;
-  std::string status; // running | paused | completed | stopped
+  std::string status;  // running | paused | completed | stopped
   std::int64_t updated_at_ms = 0;
 };
 
@@ -89,7 +89,7 @@ std::optional<std::string> parse_label(const boost::json::value* v);
 std::string new_timer_id();
 
 class timer_store {
- public:
+public:
   /// Opens (creating if needed) the database at `path` (":memory:" works).
   explicit timer_store(std::string path);
 
@@ -124,13 +124,13 @@ class timer_store {
 
   const std::string& path() const noexcept { return path_; }
 
- private:
+private:
   std::vector<timer> collect(sqlite_statement& stmt, std::int64_t now_ms);
   void save_locked(const timer& t);
 
   std::string path_;
   std::mutex mtx_;
-  sqlite_db db_; // declared before the statements: destroyed after them
+  sqlite_db db_;  // declared before the statements: destroyed after them
   sqlite_statement upsert_;
   sqlite_statement remove_;
   sqlite_statement find_;
@@ -138,4 +138,4 @@ class timer_store {
   sqlite_statement active_user_;
 };
 
-} // namespace fenix::apps::timer
+}  // namespace fenix::apps::timer

@@ -299,8 +299,8 @@ caf::behavior registry_fn(caf::stateful_actor<registry_state>* self,
   for (auto& t : db->load_active(now_ms()))
     by_user[t.user].push_back(t);
   for (auto& [user, timers] : by_user)
-    st.users[user] = self->spawn<caf::linked>(user_fn, user, ps, st.store,
-                                              std::move(timers));
+    st.users[user] =
+      self->spawn<caf::linked>(user_fn, user, ps, st.store, std::move(timers));
   return {
     [=](get_atom, const std::string& user) -> caf::actor {
       auto& st = self->state;
@@ -313,7 +313,7 @@ caf::behavior registry_fn(caf::stateful_actor<registry_state>* self,
   };
 }
 
-} // namespace
+}  // namespace
 
 caf::actor spawn_timer_registry(caf::actor_system& sys, const pubsub& ps,
                                 const std::string& db_path) {
@@ -321,4 +321,4 @@ caf::actor spawn_timer_registry(caf::actor_system& sys, const pubsub& ps,
   return sys.spawn(registry_fn, &ps, db);
 }
 
-} // namespace fenix::apps::timer
+}  // namespace fenix::apps::timer

@@ -30,4 +30,4 @@ using command_atom = caf::atom_constant<caf::atom("command")>;
 caf::actor spawn_timer_registry(caf::actor_system& sys, const pubsub& ps,
                                 const std::string& db_path);
 
-} // namespace fenix::apps::timer
+}  // namespace fenix::apps::timer

@@ -17,11 +17,11 @@ namespace {
 // The exact percentile of sorted values, by the same rank rule.
 std::uint64_t exact(const std::vector<std::uint64_t>& sorted, double p) {
   auto rank = static_cast<std::size_t>(
-      std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+    std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
   return sorted[std::max<std::size_t>(rank, 1) - 1];
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("bucket layout covers every value with bounded width",
           "[bench][histogram]") {
@@ -31,8 +31,8 @@ TEST_CASE("bucket layout covers every value with bounded width",
     CHECK(histogram::lowest_of(i) <= v);
     CHECK(histogram::highest_of(i) >= v);
     auto width = histogram::highest_of(i) - histogram::lowest_of(i) + 1;
-    CHECK(static_cast<double>(width) <=
-          std::max(1.0, static_cast<double>(v) / 128.0));
+    CHECK(static_cast<double>(width)
+          <= std::max(1.0, static_cast<double>(v) / 128.0));
   }
   // Consecutive buckets tile the number line.
   for (std::size_t i = 0; i + 1 < 3000; ++i)
@@ -42,7 +42,7 @@ TEST_CASE("bucket layout covers every value with bounded width",
 TEST_CASE("percentiles stay within 1% of the exact values",
           "[bench][histogram]") {
   std::mt19937_64 rng{42};
-  std::lognormal_distribution<double> dist{13.0, 1.5}; // ~0.4 ms median, ns
+  std::lognormal_distribution<double> dist{13.0, 1.5};  // ~0.4 ms median, ns
   std::vector<std::uint64_t> values;
   histogram h;
   for (int i = 0; i < 100000; ++i) {
@@ -126,6 +126,6 @@ TEST_CASE("JSON round trip keeps every count", "[bench][histogram]") {
   CHECK_THROWS_AS(histogram::from_json(boost::json::parse("[1,2]")),
                   std::invalid_argument);
   CHECK_THROWS_AS(
-      histogram::from_json(boost::json::parse(R"({"buckets":[["x",1]]})")),
-      std::invalid_argument);
+    histogram::from_json(boost::json::parse(R"({"buckets":[["x",1]]})")),
+    std::invalid_argument);
 }

@@ -62,8 +62,8 @@ TEST_CASE("a worker's result survives the JSON trip", "[bench][result]") {
   s.cpu_s = 0.5;
   s.stats["encodes"] = 4;
   r.snapshots.push_back(s);
-  auto back = result::from_json(
-      boost::json::parse(boost::json::serialize(r.to_json())));
+  auto back =
+    result::from_json(boost::json::parse(boost::json::serialize(r.to_json())));
   CHECK(back.scenario == "fanout");
   CHECK(back.command == r.command);
   CHECK(back.value("published") == 40);
@@ -73,8 +73,8 @@ TEST_CASE("a worker's result survives the JSON trip", "[bench][result]") {
   twice.merge(back);
   CHECK(twice.value("t_last") == 7);
   CHECK(twice.value("published") == 80);
-  CHECK(back.histograms.at("latency").percentile(50) ==
-        r.histograms.at("latency").percentile(50));
+  CHECK(back.histograms.at("latency").percentile(50)
+        == r.histograms.at("latency").percentile(50));
   CHECK(back.series.at("last.3").size() == 3);
   REQUIRE(back.snapshot("go"));
   CHECK(back.snapshot("go")->rss_kib == 1234);
@@ -96,7 +96,7 @@ TEST_CASE("the table shows figures and percentiles", "[bench][result]") {
   CHECK(t.find("12,345") != std::string::npos);
   CHECK(t.find("4.25 us") != std::string::npos);
   CHECK(t.find("round_trip") != std::string::npos);
-  CHECK(t.find("99.") != std::string::npos); // p99 ~ 99 ms
+  CHECK(t.find("99.") != std::string::npos);  // p99 ~ 99 ms
 }
 
 TEST_CASE("numbers are formatted for people", "[bench][result]") {

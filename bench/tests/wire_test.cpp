@@ -15,7 +15,7 @@ TEST_CASE("payloads carry publisher, sequence and time at the asked size",
   CHECK(find_int(p, "p") == 3);
   CHECK(find_int(p, "s") == 42);
   CHECK(find_int(p, "t") == 1234567890123);
-  CHECK(bench_payload(1, 2, 3, 0).size() > 10); // never truncated
+  CHECK(bench_payload(1, 2, 3, 0).size() > 10);  // never truncated
 }
 
 TEST_CASE("frame heads are scanned without a JSON parse", "[bench][wire]") {
@@ -47,14 +47,15 @@ TEST_CASE("presence keys are found at the right depth", "[bench][wire]") {
     seen.push_back(std::string{parent} + "/" + std::string{key});
   };
   for_each_key(
-      R"({"u1":{"metas":[{"phx_ref":"a","x":{"u9":1}}]},"u2":{"metas":[]}})",
-      collect);
+    R"({"u1":{"metas":[{"phx_ref":"a","x":{"u9":1}}]},"u2":{"metas":[]}})",
+    collect);
   CHECK(seen == std::vector<std::string>{"/u1", "u1/metas", "/u2", "u2/metas"});
   seen.clear();
   for_each_key(R"({"joins":{"u3":{"metas":[]}},"leaves":{"u\"4":{}}})",
                collect);
-  CHECK(seen == std::vector<std::string>{"/joins", "joins/u3", "/leaves",
-                                         "leaves/u\\\"4"});
+  CHECK(seen
+        == std::vector<std::string>{"/joins", "joins/u3", "/leaves",
+                                    "leaves/u\\\"4"});
   CHECK(user_index("u42") == 42u);
   CHECK_FALSE(user_index("x42"));
   CHECK_FALSE(user_index("u"));
@@ -65,12 +66,12 @@ TEST_CASE("the delivery log counts losses, duplicates and reordering",
           "[bench][wire]") {
   delivery_log log{2, 2};
   log.record(0, 0, 0, 100, 1100);
-  log.record(0, 0, 2, 200, 1200); // 1 not yet: out of order when it comes
+  log.record(0, 0, 2, 200, 1200);  // 1 not yet: out of order when it comes
   log.record(0, 0, 1, 300, 2300);
-  log.record(0, 0, 1, 300, 2400); // a second copy
+  log.record(0, 0, 1, 300, 2400);  // a second copy
   log.record(1, 0, 0, 100, 5100);
   log.record(1, 1, 0, 100, 600);
-  log.record(1, 5, 0, 100, 600); // unknown publisher
+  log.record(1, 5, 0, 100, 600);  // unknown publisher
   CHECK(log.delivered() == 5);
   CHECK(log.duplicates() == 1);
   CHECK(log.reordered() == 1);

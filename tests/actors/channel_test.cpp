@@ -22,7 +22,8 @@ caf::behavior room(fenix::channel* self) {
   return {
     [=](fenix::join_atom, const std::string& topic, const fenix::payload& p) {
       if (topic == "room:secret")
-        return fenix::join_result::error(json_object{{"reason", "unauthorized"}});
+        return fenix::join_result::error(
+          json_object{{"reason", "unauthorized"}});
       if (topic == "room:boom")
         throw std::runtime_error("join crashed on purpose");
       if (p.json().is_object() && p.object().contains("track")) {
@@ -105,9 +106,10 @@ auto event_is(const std::string& topic, const std::string& event) {
   return [=](const message& m) { return m.topic == topic && m.event == event; };
 }
 
-} // namespace
+}  // namespace
 
-TEST_CASE("join replies ok, then pushes made during join", "[actors][channel]") {
+TEST_CASE("join replies ok, then pushes made during join",
+          "[actors][channel]") {
   fixture f;
   auto s = f.tc->connect({{"user", "alice"}});
   auto r = s->join("room:lobby");
@@ -248,7 +250,8 @@ TEST_CASE("a crash sends phx_error and leaves the socket alive",
   s->push("room:a", "crash");
   auto e = s->expect(event_is("room:a", "phx_error"));
   CHECK(e.ref == j.raw.join_ref);
-  CHECK(e.payload.json() == json::value(json_object{{"reason", "channel_crash"}}));
+  CHECK(e.payload.json()
+        == json::value(json_object{{"reason", "channel_crash"}}));
   CHECK(s->expect_reply(s->push("room:b", "ping")).status == "ok");
   CHECK(s->join("room:a").status == "ok");  // rejoin works
 }
@@ -287,7 +290,8 @@ TEST_CASE("stale join_refs are dropped silently", "[actors][socket]") {
   s->send_raw(R"(["999","51","room:a","phx_leave",{}])");
   s->send_raw(R"([null,"52","phoenix","heartbeat",{}])");
   s->expect_reply("52");
-  CHECK(s->refute([](const message& m) { return m.ref == "50" || m.ref == "51"; }));
+  CHECK(
+    s->refute([](const message& m) { return m.ref == "50" || m.ref == "51"; }));
   // A null join_ref still reaches the channel.
   s->send_raw(R"([null,"53","room:a","ping",{}])");
   CHECK(s->expect_reply("53").status == "ok");

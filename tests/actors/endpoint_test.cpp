@@ -60,11 +60,9 @@ struct server {
         return fenix::connect_result::refuse(429);
       if (info.param("reject") == "1")
         return fenix::connect_result::refuse();
-      return fenix::connect_result::accept({{"user", info.param("user")}},
-                                           info.param("id").empty()
-                                             ? ""
-                                             : "users_socket:"
-                                                 + info.param("id"));
+      return fenix::connect_result::accept(
+        {{"user", info.param("user")}},
+        info.param("id").empty() ? "" : "users_socket:" + info.param("id"));
     });
     ep->channel("room:*", room);
     ep->start();
@@ -121,7 +119,7 @@ int stalled_client(std::uint16_t port, const std::string& topic) {
                     "Connection: Upgrade\r\n"
                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                     "Sec-WebSocket-Version: 13\r\n\r\n";
-  REQUIRE(::write(fd, req.data(), req.size()) == (ssize_t) req.size());
+  REQUIRE(::write(fd, req.data(), req.size()) == (ssize_t)req.size());
   std::string resp;
   char buf[512];
   while (resp.find("\r\n\r\n") == std::string::npos) {
@@ -136,11 +134,11 @@ int stalled_client(std::uint16_t port, const std::string& topic) {
   frame.push_back(static_cast<char>(0x80 | text.size()));
   frame.append(4, '\0');  // zero mask: payload goes as is
   frame += text;
-  REQUIRE(::write(fd, frame.data(), frame.size()) == (ssize_t) frame.size());
+  REQUIRE(::write(fd, frame.data(), frame.size()) == (ssize_t)frame.size());
   return fd;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("join, push, reply and heartbeat over the network",
           "[actors][endpoint]") {
@@ -148,7 +146,8 @@ TEST_CASE("join, push, reply and heartbeat over the network",
   auto c = s.connect();
   auto j = c->wait_reply(c->join("room:lobby"), 2s);
   REQUIRE(status(j) == "ok");
-  CHECK(j->payload.json() == json::value(json_object{
+  CHECK(j->payload.json()
+        == json::value(json_object{
           {"status", "ok"}, {"response", json_object{{"joined", true}}}}));
   auto r = c->wait_reply(c->push("room:lobby", "ping", json_object{{"n", 1}}));
   CHECK(status(r) == "ok");
@@ -199,8 +198,8 @@ TEST_CASE("broadcast reaches every subscriber in publish order",
     s.ep->broadcast("room:o", "seq", json_object{{"i", i}});
   for (auto* c : {a.get(), b.get()}) {
     for (int i = 0; i < n; ++i) {
-      auto m = c->wait_for([](const message& m) { return m.event == "seq"; },
-                           5s);
+      auto m =
+        c->wait_for([](const message& m) { return m.event == "seq"; }, 5s);
       REQUIRE(m);
       REQUIRE(m->payload.object().at("i").as_int64() == i);
       REQUIRE(!m->join_ref);
@@ -297,8 +296,8 @@ TEST_CASE("a reader that stops reading is cut off, others get everything",
       s.ep->broadcast("room:flood", "m", json_object{{"i", k}, {"b", body}});
     for (auto& c : readers)
       for (int k = i; k < i + batch; ++k) {
-        auto m = c->wait_for([](const message& m) { return m.event == "m"; },
-                             5s);
+        auto m =
+          c->wait_for([](const message& m) { return m.event == "m"; }, 5s);
         REQUIRE(m);
         REQUIRE(m->payload.object().at("i").as_int64() == k);
       }

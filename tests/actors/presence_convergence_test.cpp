@@ -53,8 +53,8 @@ view visible_with_owners(const state& st) {
   view out;
   for (auto& topic : st.topics())
     for (auto& e : st.list(topic))
-      out.emplace(e.tag, describe(topic, e.key, e.meta) + "/" +
-                             std::to_string(e.owner));
+      out.emplace(e.tag, describe(topic, e.key, e.meta) + "/"
+                           + std::to_string(e.owner));
   return out;
 }
 
@@ -77,8 +77,8 @@ view own(const state& st) {
 }
 
 std::string fingerprint(const state& st) {
-  return json::serialize(st.extract_delta({}).to_json()) + "|" +
-         json::serialize(st.clock().to_json());
+  return json::serialize(st.extract_delta({}).to_json()) + "|"
+         + json::serialize(st.clock().to_json());
 }
 
 delta wire_round_trip(const delta& d) {
@@ -89,22 +89,22 @@ delta wire_round_trip(const delta& d) {
 
 struct replica {
   std::unique_ptr<state> st;
-  view client;            // built only from the changes st reported
-  std::set<dot> seen;     // dots ever stored here
-  std::set<dot> gone;     // dots once stored here, then dropped
-  std::uint64_t refs = 0; // for unique phx_refs
-  bool consistent = true; // changes matched the visible state so far
+  view client;             // built only from the changes st reported
+  std::set<dot> seen;      // dots ever stored here
+  std::set<dot> gone;      // dots once stored here, then dropped
+  std::uint64_t refs = 0;  // for unique phx_refs
+  bool consistent = true;  // changes matched the visible state so far
   bool resurrected = false;
 };
 
 // A run of the simulation; see the test cases below for the checks.
 class simulation {
- public:
+public:
   simulation(std::uint64_t seed, std::size_t n) : gen_(seed) {
     for (std::size_t i = 0; i < n; ++i) {
       nodes_.emplace_back();
       nodes_.back().st =
-          std::make_unique<state>(replica_id{"node" + std::to_string(i), 1});
+        std::make_unique<state>(replica_id{"node" + std::to_string(i), 1});
     }
   }
 
@@ -175,18 +175,18 @@ class simulation {
       for (std::size_t k = 0; k < order.size(); ++k)
         order[k] = k;
       for (std::size_t k = 0; k < pool_.size() / 4; ++k)
-        order.push_back(pick(gen_, pool_.size())); // duplicates
+        order.push_back(pick(gen_, pool_.size()));  // duplicates
       std::shuffle(order.begin(), order.end(), gen_);
       for (auto k : order)
         deliver(i, pool_[k]);
     }
   }
 
- private:
+private:
   json::object meta(replica& r) {
     return json::object{
-        {"phx_ref", r.st->self().node + "." + std::to_string(++r.refs)},
-        {"v", r.refs}};
+      {"phx_ref", r.st->self().node + "." + std::to_string(++r.refs)},
+      {"v", r.refs}};
   }
 
   void local_op(replica& r) {
@@ -227,7 +227,7 @@ class simulation {
       d = wire_round_trip(d);
     pool_.push_back(d);
     for (std::size_t j = 0; j < nodes_.size(); ++j)
-      if (j != i && chance(gen_, 0.6)) // the rest is lost for now
+      if (j != i && chance(gen_, 0.6))  // the rest is lost for now
         deliver(j, d);
   }
 
@@ -242,7 +242,7 @@ class simulation {
       apply(r, r.st->mark_down(other));
       for (auto& kv : visible(*r.st))
         r.consistent &= kv.first.replica != other || other == r.st->self();
-      if (chance(gen_, 0.3)) { // a blip: up again at once
+      if (chance(gen_, 0.3)) {  // a blip: up again at once
         apply(r, r.st->mark_up(other));
         r.consistent &= visible(*r.st) == before;
       }
@@ -280,7 +280,7 @@ class simulation {
     } else if (what < 65) {
       gossip(i);
     } else if (what < 80 && !pool_.empty()) {
-      auto& d = pool_[pick(gen_, pool_.size())]; // old, late or duplicate
+      auto& d = pool_[pick(gen_, pool_.size())];  // old, late or duplicate
       deliver(i, d);
     } else if (what < 88) {
       auto j = pick(gen_, nodes_.size());
@@ -310,7 +310,7 @@ view union_of_own(std::vector<replica>& nodes) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("random runs converge to the owners' entries", "[actors][presence]") {
   for (std::uint64_t seed = 1; seed <= 16; ++seed) {
@@ -335,8 +335,8 @@ TEST_CASE("random runs converge to the owners' entries", "[actors][presence]") {
       CHECK(r.st->superseded_replicas().empty());
       for (auto& topic : r.st->topics())
         CHECK(
-            json::serialize(render_presences(r.st->list(topic))) ==
-            json::serialize(render_presences(sim.nodes()[0].st->list(topic))));
+          json::serialize(render_presences(r.st->list(topic)))
+          == json::serialize(render_presences(sim.nodes()[0].st->list(topic))));
     }
     // Old deltas arriving after everything settled change nothing.
     auto& late = sim.nodes()[0];
@@ -436,7 +436,7 @@ TEST_CASE("remove_replica holds against old deltas in any order",
     CHECK(b.is_removed(old_id));
     for (std::size_t i = half; i < old_deltas.size(); ++i)
       CHECK(b.merge(old_deltas[i]).empty());
-    for (auto& d : old_deltas) // and again
+    for (auto& d : old_deltas)  // and again
       CHECK(b.merge(d).empty());
     auto es = b.list("t");
     REQUIRE(es.size() == 1);

@@ -23,7 +23,7 @@ std::string text(const json::value& v) {
   return json::serialize(v);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("counter_set keeps disjoint compacted intervals",
           "[actors][presence]") {
@@ -46,13 +46,13 @@ TEST_CASE("counter_set keeps disjoint compacted intervals",
   CHECK(cs.cloud_intervals() == 0);
   CHECK(cs.intervals().size() == 1);
   cs.insert(10, 20);
-  cs.insert(8, 12);  // overlaps the start
-  cs.insert(15, 25); // overlaps the end
+  cs.insert(8, 12);   // overlaps the start
+  cs.insert(15, 25);  // overlaps the end
   CHECK(cs.intervals() == counter_set::interval_map{{1, 6}, {8, 25}});
-  cs.insert(2, 30); // swallows everything
+  cs.insert(2, 30);  // swallows everything
   CHECK(cs.intervals() == counter_set::interval_map{{1, 30}});
   auto top = std::numeric_limits<std::uint64_t>::max();
-  cs.insert(top - 1, top); // no overflow at the edge
+  cs.insert(top - 1, top);  // no overflow at the edge
   CHECK(cs.contains(top));
   CHECK(cs.cloud_intervals() == 1);
 }
@@ -117,11 +117,11 @@ TEST_CASE("version_vector JSON round-trips", "[actors][presence]") {
   vv.set(ra, 3);
   vv.set(replica_id{"n\"ode", std::numeric_limits<std::uint64_t>::max()}, 9);
   auto back =
-      version_vector::from_json(json::parse(json::serialize(vv.to_json())));
+    version_vector::from_json(json::parse(json::serialize(vv.to_json())));
   REQUIRE(back);
   CHECK(*back == vv);
-  CHECK(text(vv.to_json()) ==
-        R"([["a",1,3],["n\"ode",18446744073709551615,9]])");
+  CHECK(text(vv.to_json())
+        == R"([["a",1,3],["n\"ode",18446744073709551615,9]])");
   for (auto bad : {R"({})", R"([["a",1]])", R"([["a",-1,3]])", R"([[1,1,3]])",
                    R"([["a",1,"3"]])", R"([["a",1,1.5]])"})
     CHECK_FALSE(version_vector::from_json(json::parse(bad)));
@@ -163,28 +163,28 @@ TEST_CASE("delta::from_json rejects malformed input", "[actors][presence]") {
     return R"({"slices":[{"replica":["a",1],)" + body + "}]}";
   };
   std::string ok_fields =
-      R"("context":[[1,2]],"floor":0,"values":[[1,"t","k",5,{}]],)"
-      R"("removals":[[2,1]])";
+    R"("context":[[1,2]],"floor":0,"values":[[1,"t","k",5,{}]],)"
+    R"("removals":[[2,1]])";
   REQUIRE(delta::from_json(json::parse(slice(ok_fields))));
   for (auto& bad : std::vector<std::string>{
-           R"([])", R"({})", R"({"slices":{}})", R"({"slices":[1]})",
-           slice(R"("context":[[1,2]],"floor":0,"values":[])"), // no removals
-           slice(R"("context":[[0,2]],"floor":0,"values":[],"removals":[])"),
-           slice(R"("context":[[3,2]],"floor":0,"values":[],"removals":[])"),
-           slice(R"("context":[[1]],"floor":0,"values":[],"removals":[])"),
-           slice(R"("context":[],"floor":-1,"values":[],"removals":[])"),
-           slice(R"("context":[],"floor":0,"values":[[0,"t","k",5,{}]],)"
-                 R"("removals":[])"),
-           slice(R"("context":[],"floor":0,"values":[[1,"t","k",5,[]]],)"
-                 R"("removals":[])"),
-           slice(R"("context":[],"floor":0,"values":[[1,"t",2,5,{}]],)"
-                 R"("removals":[])"),
-           slice(R"("context":[],"floor":0,"values":[],"removals":[[2,2]])"),
-           R"({"slices":[{"replica":["a"],"context":[],"floor":0,)"
-           R"("values":[],"removals":[]}]})",
-           // the same replica twice
-           R"({"slices":[{"replica":["a",1],"context":[],"floor":0,)"
-           R"("values":[],"removals":[]},{"replica":["a",1],"context":[],)"
-           R"("floor":0,"values":[],"removals":[]}]})"})
+         R"([])", R"({})", R"({"slices":{}})", R"({"slices":[1]})",
+         slice(R"("context":[[1,2]],"floor":0,"values":[])"),  // no removals
+         slice(R"("context":[[0,2]],"floor":0,"values":[],"removals":[])"),
+         slice(R"("context":[[3,2]],"floor":0,"values":[],"removals":[])"),
+         slice(R"("context":[[1]],"floor":0,"values":[],"removals":[])"),
+         slice(R"("context":[],"floor":-1,"values":[],"removals":[])"),
+         slice(R"("context":[],"floor":0,"values":[[0,"t","k",5,{}]],)"
+               R"("removals":[])"),
+         slice(R"("context":[],"floor":0,"values":[[1,"t","k",5,[]]],)"
+               R"("removals":[])"),
+         slice(R"("context":[],"floor":0,"values":[[1,"t",2,5,{}]],)"
+               R"("removals":[])"),
+         slice(R"("context":[],"floor":0,"values":[],"removals":[[2,2]])"),
+         R"({"slices":[{"replica":["a"],"context":[],"floor":0,)"
+         R"("values":[],"removals":[]}]})",
+         // the same replica twice
+         R"({"slices":[{"replica":["a",1],"context":[],"floor":0,)"
+         R"("values":[],"removals":[]},{"replica":["a",1],"context":[],)"
+         R"("floor":0,"values":[],"removals":[]}]})"})
     CHECK_FALSE(delta::from_json(json::parse(bad)));
 }

@@ -42,7 +42,7 @@ std::vector<std::string> refs(const changes& cs, change_kind kind) {
 
 using strings = std::vector<std::string>;
 
-} // namespace
+}  // namespace
 
 TEST_CASE("track adds an entry and reports a join", "[actors][presence]") {
   state a{ra};
@@ -74,7 +74,7 @@ TEST_CASE("tracking the same (topic, key, owner) twice is an error",
   REQUIRE(a.track("t", "k", 1, meta("r1")));
   auto clock = a.clock();
   CHECK_FALSE(a.track("t", "k", 1, meta("r2")));
-  CHECK(a.clock() == clock); // no event was generated
+  CHECK(a.clock() == clock);  // no event was generated
   CHECK(refs(a.list("t")) == strings{"r1"});
   // Any other owner, key or topic is a different entry.
   CHECK(a.track("t", "k", 2, meta("r3")));
@@ -87,7 +87,7 @@ TEST_CASE("tracking the same (topic, key, owner) twice is an error",
 TEST_CASE("update produces a leave of the old meta and a join of the new",
           "[actors][presence]") {
   state a{ra};
-  CHECK_FALSE(a.update("t", "k", 1, meta("r0"))); // nothing to update
+  CHECK_FALSE(a.update("t", "k", 1, meta("r0")));  // nothing to update
   CHECK(a.clock().empty());
   REQUIRE(a.track("t", "k", 1, meta("r1")));
   auto upd = meta("r2");
@@ -101,7 +101,7 @@ TEST_CASE("update produces a leave of the old meta and a join of the new",
   CHECK((*cs)[1].meta == upd);
   CHECK(refs(a.list("t")) == strings{"r2"});
   CHECK(a.size() == 1);
-  CHECK(a.clock().get(ra) == 3); // track, removal, add
+  CHECK(a.clock().get(ra) == 3);  // track, removal, add
   auto diffs = render_diffs(*cs);
   REQUIRE(diffs.size() == 1);
   CHECK(diffs["t"] == json::parse(R"({
@@ -118,7 +118,7 @@ TEST_CASE("untrack removes one entry", "[actors][presence]") {
   CHECK(cs.size() == 1);
   CHECK(refs(a.list("t")) == strings{"r2"});
   auto clock = a.clock();
-  CHECK(a.untrack("t", "k", 1).empty()); // already gone: no change
+  CHECK(a.untrack("t", "k", 1).empty());  // already gone: no change
   CHECK(a.untrack("nope", "k", 2).empty());
   CHECK(a.clock() == clock);
   CHECK(a.find_local("t", "k", 1) == nullptr);
@@ -151,7 +151,7 @@ TEST_CASE("list renders a presence map in tracking order",
   REQUIRE(a.track("t", "bob", 1, meta("r1")));
   REQUIRE(a.track("t", "alice", 2, meta("r2")));
   REQUIRE(a.track("t", "bob", 3, meta("r3")));
-  REQUIRE(a.update("t", "bob", 1, meta("r4"))); // moves to the end
+  REQUIRE(a.update("t", "bob", 1, meta("r4")));  // moves to the end
   CHECK(refs(a.list("t")) == strings{"r2", "r3", "r4"});
   CHECK(render_presences(a.list("t")) == json::parse(R"({
     "alice": {"metas": [{"phx_ref": "r2"}]},
@@ -163,10 +163,10 @@ TEST_CASE("render_presences_text is render_presences serialized",
           "[actors][presence]") {
   state a{ra};
   auto odd =
-      json::object{{"phx_ref", "r\"1"},
-                   {"n", 1.5},
-                   {"t", "\n\u00e9\x01"},
-                   {"nested", json::array{json::object{{"x", nullptr}}}}};
+    json::object{{"phx_ref", "r\"1"},
+                 {"n", 1.5},
+                 {"t", "\n\u00e9\x01"},
+                 {"nested", json::array{json::object{{"x", nullptr}}}}};
   REQUIRE(a.track("t", "bob", 1, meta("r1")));
   REQUIRE(a.track("t", "__proto__", 2, odd));
   REQUIRE(a.track("t", "a\"b\\c\n\u00fc", 3, meta("r3")));
@@ -176,8 +176,8 @@ TEST_CASE("render_presences_text is render_presences serialized",
   // Keys that are not next to each other still group, in first-seen order.
   std::vector<entry> mixed{es[3], es[0], es[2], es[1]};
   REQUIRE(mixed[0].key == mixed[2].key);
-  CHECK(render_presences_text(mixed) ==
-        json::serialize(render_presences(mixed)));
+  CHECK(render_presences_text(mixed)
+        == json::serialize(render_presences(mixed)));
   CHECK(render_presences_text({}) == "{}");
 }
 
@@ -210,7 +210,7 @@ TEST_CASE("pending deltas replicate track, update and untrack",
   REQUIRE(a.track("t", "j", 2, meta("r2")));
   auto cs = b.merge(a.take_pending_delta());
   CHECK(refs(cs, change_kind::join) == strings{"r1", "r2"});
-  CHECK(refs(b.list("t")) == strings{"r2", "r1"}); // by key: j, k
+  CHECK(refs(b.list("t")) == strings{"r2", "r1"});  // by key: j, k
   CHECK(a.take_pending_delta().empty());
   REQUIRE(a.update("t", "k", 1, meta("r3")));
   cs = b.merge(a.take_pending_delta());
@@ -237,7 +237,7 @@ TEST_CASE("a delta carrying only the added entry is applied once",
   REQUIRE(a.track("t", "k", 1, meta("r1")));
   auto d = a.take_pending_delta();
   CHECK(b.merge(d).size() == 1);
-  CHECK(b.merge(d).empty()); // idempotent
+  CHECK(b.merge(d).empty());  // idempotent
   CHECK(b.size() == 1);
 }
 
@@ -249,18 +249,18 @@ TEST_CASE("extract_delta carries removals of entries the receiver had",
   REQUIRE(a.track("t", "y", 1, meta("y1")));
   b.merge(a.extract_delta(b.clock()));
   CHECK(b.size() == 2);
-  a.take_pending_delta(); // gossip lost
+  a.take_pending_delta();  // gossip lost
   a.untrack("t", "x", 1);
   auto d = a.extract_delta(b.clock());
   CHECK(d.value_count() == 0);
   REQUIRE(d.slices.count(ra) == 1);
-  CHECK(d.slices.at(ra).context.contains(1)); // the removed entry's dot
+  CHECK(d.slices.at(ra).context.contains(1));  // the removed entry's dot
   CHECK_FALSE(d.slices.at(ra).context.contains(2));
   auto cs = b.merge(d);
   CHECK(refs(cs, change_kind::leave) == strings{"x1"});
   CHECK(refs(b.list("t")) == strings{"y1"});
   CHECK(b.clock() == a.clock());
-  CHECK(a.extract_delta(b.clock()).empty()); // nothing missing any more
+  CHECK(a.extract_delta(b.clock()).empty());  // nothing missing any more
 }
 
 TEST_CASE("extract_delta with an empty clock is the full state",
@@ -292,13 +292,13 @@ TEST_CASE("out-of-order deltas fill the cloud and compact",
   auto d2 = a.take_pending_delta();
   a.untrack("t", "k", 1);
   auto d3 = a.take_pending_delta();
-  CHECK(b.merge(d3).empty()); // removes dot 1, which b never saw
+  CHECK(b.merge(d3).empty());  // removes dot 1, which b never saw
   CHECK(b.cloud_intervals(ra) == 1);
-  CHECK(b.clock().get(ra) == 1); // the removal carries dot 1 itself
+  CHECK(b.clock().get(ra) == 1);  // the removal carries dot 1 itself
   CHECK(refs(b.merge(d2), change_kind::join) == strings{"r2"});
   CHECK(b.cloud_intervals(ra) == 0);
   CHECK(b.clock().get(ra) == 3);
-  CHECK(b.merge(d1).empty()); // late add of a removed entry: ignored
+  CHECK(b.merge(d1).empty());  // late add of a removed entry: ignored
   CHECK(refs(b.list("t")) == strings{"r2"});
 }
 
@@ -335,8 +335,8 @@ TEST_CASE("mark_down hides a replica's entries and mark_up restores them",
   CHECK(b.list("u").empty());
   CHECK(b.topics() == strings{"t"});
   CHECK(b.size() == 1);
-  CHECK(b.mark_down(ra).empty()); // already down
-  CHECK(b.mark_down(rb).empty()); // self is never down
+  CHECK(b.mark_down(ra).empty());  // already down
+  CHECK(b.mark_down(rb).empty());  // self is never down
   // Changes of a down replica still merge, silently.
   a.untrack("u", "k", 1);
   REQUIRE(a.track("v", "k", 1, meta("r3")));
@@ -364,10 +364,10 @@ TEST_CASE("remove_replica drops a replica for good", "[actors][presence]") {
   REQUIRE(a.track("t", "j", 1, meta("r2")));
   CHECK(b.merge(a.take_pending_delta()).empty());
   CHECK(b.merge(d1).empty());
-  CHECK(b.merge(c.extract_delta({})).empty()); // relayed by a third replica
+  CHECK(b.merge(c.extract_delta({})).empty());  // relayed by a third replica
   CHECK(b.size() == 0);
   CHECK(c.extract_delta(b.clock()).slices.count(ra) == 1);
-  CHECK(b.remove_replica(rb).empty()); // never self
+  CHECK(b.remove_replica(rb).empty());  // never self
   // A down replica that is removed reports no second leave.
   c.mark_down(ra);
   CHECK(c.remove_replica(ra).empty());
@@ -383,7 +383,7 @@ TEST_CASE("a restarted node is a new replica; the old one is superseded",
   REQUIRE(old_a.track("t", "k", 1, meta("old")));
   auto old_delta = old_a.take_pending_delta();
   b.merge(old_delta);
-  state new_a{a2}; // restart
+  state new_a{a2};  // restart
   REQUIRE(new_a.track("t", "k", 1, meta("new")));
   b.merge(new_a.take_pending_delta());
   CHECK(refs(b.list("t")) == strings{"old", "new"});
@@ -403,7 +403,7 @@ TEST_CASE("prune_removals keeps catch-up correct through full slices",
   state c{rc};
   for (std::uint64_t i = 1; i <= 5; ++i)
     REQUIRE(a.track("t", "k", i, meta("r" + std::to_string(i))));
-  c.merge(a.extract_delta(c.clock())); // c is now behind by what follows
+  c.merge(a.extract_delta(c.clock()));  // c is now behind by what follows
   for (std::uint64_t i = 1; i <= 3; ++i)
     a.untrack("t", "k", i);
   b.merge(a.take_pending_delta());
@@ -442,9 +442,9 @@ TEST_CASE("pending deltas survive pruning", "[actors][presence]") {
   REQUIRE(a.track("t", "k", 1, meta("r1")));
   b.merge(a.take_pending_delta());
   a.untrack("t", "k", 1);
-  b.merge(a.extract_delta(b.clock())); // b got it through a transfer
-  a.prune_removals(b.clock());         // ...and acknowledged it
-  CHECK(a.removal_records() == 1);     // still to be gossiped
+  b.merge(a.extract_delta(b.clock()));  // b got it through a transfer
+  a.prune_removals(b.clock());          // ...and acknowledged it
+  CHECK(a.removal_records() == 1);      // still to be gossiped
   auto d = a.take_pending_delta();
   REQUIRE(d.slices.count(ra) == 1);
   CHECK(d.slices.at(ra).removals.size() == 1);

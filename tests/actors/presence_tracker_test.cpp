@@ -27,11 +27,11 @@ using fenix::presence_push;
 namespace {
 
 const fenix::serializer& v1 =
-    fenix::serializer_for(fenix::protocol_version::v1);
+  fenix::serializer_for(fenix::protocol_version::v1);
 const fenix::serializer& v2 =
-    fenix::serializer_for(fenix::protocol_version::v2);
+  fenix::serializer_for(fenix::protocol_version::v2);
 
-constexpr auto wait_limit = 5s; // every wait in this file
+constexpr auto wait_limit = 5s;  // every wait in this file
 
 struct fixture {
   caf::actor_system_config cfg;
@@ -61,7 +61,7 @@ struct fixture {
   // A stand-in for a channel actor: lives until the fixture ends.
   caf::actor owner() {
     owners.push_back(
-        sys->spawn([]() -> caf::behavior { return {[](int) {}}; }));
+      sys->spawn([]() -> caf::behavior { return {[](int) {}}; }));
     return owners.back();
   }
 
@@ -88,8 +88,8 @@ struct fixture {
     caf::scoped_actor self{*sys};
     json::object out;
     self->request(shard(topic), wait_limit, fenix::list_atom::value, topic)
-        .receive([&](fenix::payload& p) { out = p.object(); },
-                 [&](caf::error& e) { FAIL("list: " << caf::to_string(e)); });
+      .receive([&](fenix::payload& p) { out = p.object(); },
+               [&](caf::error& e) { FAIL("list: " << caf::to_string(e)); });
     return out;
   }
 };
@@ -132,13 +132,13 @@ std::vector<json::object> diffs_until(caf::scoped_actor& who, Pred last) {
   while (!done) {
     bool got = false;
     who->receive(
-        [&](fenix::broadcast_atom, const fenix::broadcast_ptr& b) {
-          REQUIRE(b->event == "presence_diff");
-          out.push_back(b->payload.object());
-          got = true;
-          done = last(out.back());
-        },
-        caf::after(wait_limit) >> [] {});
+      [&](fenix::broadcast_atom, const fenix::broadcast_ptr& b) {
+        REQUIRE(b->event == "presence_diff");
+        out.push_back(b->payload.object());
+        got = true;
+        done = last(out.back());
+      },
+      caf::after(wait_limit) >> [] {});
     if (!got)
       FAIL("no presence_diff within 5 s");
   }
@@ -155,10 +155,10 @@ auto joins(const std::string& key) {
 // channel: diffs wait until the state of the current join has arrived, and
 // the channel drops pushes whose join_ref is not its own.
 struct js_presence {
-  json::object state; // key -> {"metas": [...]}
+  json::object state;  // key -> {"metas": [...]}
   std::vector<json::object> pending_diffs;
   std::string channel_join_ref;
-  std::string join_ref; // of the last state applied ("" = none)
+  std::string join_ref;  // of the last state applied ("" = none)
 
   static std::vector<std::string> refs(const json::value& presence) {
     std::vector<std::string> out;
@@ -229,7 +229,7 @@ struct js_presence {
     auto m = decode(f);
     REQUIRE(m.event == "presence_state");
     if (!m.join_ref || *m.join_ref != channel_join_ref)
-      return; // channel.js isMember: not for this join
+      return;  // channel.js isMember: not for this join
     join_ref = channel_join_ref;
     sync_state(m.payload.object());
     for (auto& d : pending_diffs)
@@ -261,11 +261,11 @@ std::set<const std::string*> distinct_bytes(const std::vector<frame>& fs) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE(
-    "presence: joiners of one window share one rendering and the same bytes",
-    "[actors][presence]") {
+  "presence: joiners of one window share one rendering and the same bytes",
+  "[actors][presence]") {
   fixture f{300ms};
   const std::string topic = "room:burst";
   caf::scoped_actor observer{*f.sys};
@@ -302,7 +302,7 @@ TEST_CASE(
   // Each joiner's state holds itself and everyone before it.
   for (int i = 0; i < n; ++i) {
     if (i % 10 == 0)
-      continue; // V1 (checked below)
+      continue;  // V1 (checked below)
     auto m = decode(got[i]);
     CHECK(m.join_ref == (i % 5 == 1 ? "7" : "3"));
     CHECK(!m.ref);
@@ -317,21 +317,21 @@ TEST_CASE(
   REQUIRE(listed.object().size() == n);
   auto now_v2 = state_push(self, f.shard(topic), topic, {&v2, "3"});
   auto now_v1 = state_push(self, f.shard(topic), topic, {&v1, "3"});
-  CHECK(*now_v2.data ==
-        *v2.encode_push("3", topic, "presence_state", listed).data);
-  CHECK(*now_v1.data ==
-        *v1.encode_push("3", topic, "presence_state", listed).data);
-  CHECK(*now_v2.data == *got[n - 1].data); // the last window's state
+  CHECK(*now_v2.data
+        == *v2.encode_push("3", topic, "presence_state", listed).data);
+  CHECK(*now_v1.data
+        == *v1.encode_push("3", topic, "presence_state", listed).data);
+  CHECK(*now_v2.data == *got[n - 1].data);  // the last window's state
 }
 
 TEST_CASE(
-    "presence: a leave and rejoin within one window ends right in phoenix.js "
-    "Presence",
-    "[actors][presence]") {
+  "presence: a leave and rejoin within one window ends right in phoenix.js "
+  "Presence",
+  "[actors][presence]") {
   fixture f{200ms};
   const std::string topic = "room:rejoin";
   auto& shard = f.shard(topic);
-  caf::scoped_actor alice_ws{*f.sys}; // alice's connection: every diff
+  caf::scoped_actor alice_ws{*f.sys};  // alice's connection: every diff
   f.ps->subscribe(caf::actor_cast<caf::actor>(alice_ws), topic);
   caf::scoped_actor self{*f.sys};
   // Window 1: alice (join_ref "3") and bob join.
@@ -372,11 +372,11 @@ TEST_CASE(
   auto s2_dave = answer(ask_dave);
   auto d2 = diffs_until(alice_ws, joins("dave"));
   auto truth = view(f.list(topic));
-  REQUIRE(truth.size() == 4); // alice (new ref), bob (new ref), dave, gina
+  REQUIRE(truth.size() == 4);  // alice (new ref), bob (new ref), dave, gina
   REQUIRE(truth.count("carol") == 0);
   REQUIRE(truth["alice"] != view(alice.state)["alice"]);
   REQUIRE(truth["bob"] != view(alice.state)["bob"]);
-  CHECK(s2_alice.data != s2_dave.data); // other join_ref, other bytes
+  CHECK(s2_alice.data != s2_dave.data);  // other join_ref, other bytes
 
   // Alice's client after her rejoin, with each order the frames can take:
   // the diffs before the state (buffered), after it, and a stale diff of
@@ -390,8 +390,8 @@ TEST_CASE(
     auto js = rejoined();
     for (auto& d : d2)
       js.on_diff(d);
-    CHECK(view(js.state) == view(alice.state)); // buffered, not applied
-    js.on_state_frame(s2_dave); // dave's push: not for this join
+    CHECK(view(js.state) == view(alice.state));  // buffered, not applied
+    js.on_state_frame(s2_dave);  // dave's push: not for this join
     CHECK(view(js.state) == view(alice.state));
     js.on_state_frame(s2_alice);
     CHECK(view(js.state) == truth);

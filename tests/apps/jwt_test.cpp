@@ -56,7 +56,7 @@ std::string claims_json(const std::string& sub_json, const std::string& exp) {
 
 const std::string hs256_header = R"({"alg":"HS256","typ":"JWT"})";
 
-} // namespace
+}  // namespace
 
 TEST_CASE("a signed token verifies and yields the username", "[apps][jwt]") {
   auto token = sign_token("alice", secret, t0);
@@ -71,7 +71,8 @@ TEST_CASE("a signed token verifies and yields the username", "[apps][jwt]") {
   CHECK(verify_token(token, secret, t0 + 24h - 1s) == "alice");
   // A token minted independently (as another backend would) is accepted.
   CHECK(verify_token(forge(hs256_header, claims_json(R"("bob")", "1732353600")),
-                     secret, t0) == "bob");
+                     secret, t0)
+        == "bob");
 }
 
 TEST_CASE("expired tokens are refused", "[apps][jwt]") {
@@ -115,19 +116,18 @@ TEST_CASE("alg none is refused", "[apps][jwt]") {
   }
   // Even with a signature that would be valid for HS256.
   CHECK_FALSE(verify_token(
-      forge(R"({"alg":"none"})", claims_json(R"("alice")", "1732353600")),
-      secret, t0));
+    forge(R"({"alg":"none"})", claims_json(R"("alice")", "1732353600")), secret,
+    t0));
 }
 
 TEST_CASE("other algorithms are refused", "[apps][jwt]") {
   auto claims = claims_json(R"("alice")", "1732353600");
   CHECK_FALSE(verify_token(
-      forge(R"({"alg":"HS512","typ":"JWT"})", claims, EVP_sha512()), secret,
-      t0));
-  CHECK_FALSE(verify_token(forge(R"({"alg":"HS512","typ":"JWT"})", claims),
-                           secret, t0));
-  CHECK_FALSE(verify_token(forge(R"({"alg":"RS256","typ":"JWT"})", claims),
-                           secret, t0));
+    forge(R"({"alg":"HS512","typ":"JWT"})", claims, EVP_sha512()), secret, t0));
+  CHECK_FALSE(
+    verify_token(forge(R"({"alg":"HS512","typ":"JWT"})", claims), secret, t0));
+  CHECK_FALSE(
+    verify_token(forge(R"({"alg":"RS256","typ":"JWT"})", claims), secret, t0));
   CHECK_FALSE(verify_token(forge(R"({"alg":"hs256"})", claims), secret, t0));
   CHECK_FALSE(verify_token(forge(R"({"alg":256})", claims), secret, t0));
   CHECK_FALSE(verify_token(forge(R"("HS256")", claims), secret, t0));
@@ -146,7 +146,7 @@ TEST_CASE("tampered tokens and wrong secrets are refused", "[apps][jwt]") {
   CHECK_FALSE(verify_token(p.header + '.' + p.claims + '.' + sig, secret, t0));
   CHECK_FALSE(verify_token(p.header + '.' + p.claims + '.', secret, t0));
   CHECK_FALSE(
-      verify_token(p.header + '.' + p.claims + '.' + p.sig + "AA", secret, t0));
+    verify_token(p.header + '.' + p.claims + '.' + p.sig + "AA", secret, t0));
   CHECK_FALSE(verify_token(token, "other-secret", t0));
   CHECK_FALSE(verify_token(token, "", t0));
   CHECK_THROWS_AS(sign_token("alice", "", t0), std::invalid_argument);
@@ -166,7 +166,7 @@ TEST_CASE("garbage is refused without throwing", "[apps][jwt]") {
   // Padding, standard-base64 characters and whitespace are not base64url.
   auto p = split(token);
   CHECK_FALSE(
-      verify_token(p.header + "=." + p.claims + '.' + p.sig, secret, t0));
+    verify_token(p.header + "=." + p.claims + '.' + p.sig, secret, t0));
   CHECK_FALSE(verify_token(" " + token, secret, t0));
 }
 
@@ -179,7 +179,7 @@ TEST_CASE("base64url is strict and round-trips", "[apps][jwt]") {
   CHECK_FALSE(base64url_decode("Zm9v="));
   CHECK_FALSE(base64url_decode("Zm+v"));
   CHECK_FALSE(base64url_decode("Z"));
-  CHECK_FALSE(base64url_decode("Zh")); // non-zero trailing bits
+  CHECK_FALSE(base64url_decode("Zh"));  // non-zero trailing bits
   CHECK(base64url_decode("Zg") == "f");
 }
 
@@ -194,8 +194,8 @@ TEST_CASE("usernames", "[apps][jwt]") {
   CHECK_FALSE(valid_username(" alice"));
   CHECK_FALSE(valid_username("al/ice"));
   CHECK_FALSE(valid_username("ali:ce"));
-  CHECK_FALSE(valid_username("jos\xc3\xa9"));  // é
-  CHECK_FALSE(valid_username("\xe2\x98\x83")); // snowman
+  CHECK_FALSE(valid_username("jos\xc3\xa9"));   // é
+  CHECK_FALSE(valid_username("\xe2\x98\x83"));  // snowman
   CHECK_FALSE(valid_username(std::string{"a\0b", 3}));
   CHECK_FALSE(valid_username("tab\t"));
 }

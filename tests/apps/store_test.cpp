@@ -38,7 +38,7 @@ json::value parse(const char* text) {
   return json::parse(text);
 }
 
-} // namespace
+}  // namespace
 
 // -- sqlite_db ----------------------------------------------------------------
 
@@ -126,8 +126,9 @@ TEST_CASE("message_store: history survives a reopen", "[apps][storage]") {
 
 TEST_CASE("chat message json and ids", "[apps][storage]") {
   auto obj = chat::to_json(msg("lobby", 7));
-  CHECK(json::value(obj) == parse(R"({"id":"m7","user":"alice",)"
-                                  R"("body":"body 7","at":1732350000007})"));
+  CHECK(json::value(obj)
+        == parse(R"({"id":"m7","user":"alice",)"
+                 R"("body":"body 7","at":1732350000007})"));
   chat::id_generator ids;
   chat::id_generator other;
   std::set<std::string> seen;
@@ -154,7 +155,7 @@ timer::timer make_timer(std::string id, std::string user, int remaining,
           remaining,     std::string{status}, t0};
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("timer_store: save, update, delete", "[apps][storage]") {
   timer::timer_store store{":memory:"};
@@ -178,7 +179,7 @@ TEST_CASE("timer_store: save, update, delete", "[apps][storage]") {
   auto alice = store.load_active("alice", t0 + 500'000);
   REQUIRE(alice.size() == 2);
   CHECK(alice[0].id == "a");
-  CHECK(alice[0].remaining == 200); // paused: no time applied
+  CHECK(alice[0].remaining == 200);  // paused: no time applied
 
   CHECK(store.remove("a"));
   CHECK_FALSE(store.remove("a"));
@@ -205,7 +206,7 @@ TEST_CASE("timer_store: reload applies elapsed time", "[apps][storage]") {
                 make_timer("gone", "bob", 9, timer::status_stopped)});
   }
   timer::timer_store store{tmp.path};
-  auto now = t0 + 10'900; // 10.9 s later: 10 whole seconds passed
+  auto now = t0 + 10'900;  // 10.9 s later: 10 whole seconds passed
   auto all = store.load_active(now);
   REQUIRE(all.size() == 3);
   CHECK(all[0].id == "run");
@@ -216,7 +217,7 @@ TEST_CASE("timer_store: reload applies elapsed time", "[apps][storage]") {
   CHECK(all[1].remaining == 120);
   CHECK(all[1].status == "paused");
   CHECK(all[2].id == "short");
-  CHECK(all[2].remaining == 0); // clamped: due to complete
+  CHECK(all[2].remaining == 0);  // clamped: due to complete
   CHECK(all[2].user == "bob");
   // Nothing was written back: the stored row still matches the clock.
   CHECK(store.find("run")->remaining == 300);
@@ -227,9 +228,9 @@ TEST_CASE("timer_store: reload applies elapsed time", "[apps][storage]") {
 
 TEST_CASE("timer json and remaining_at", "[apps][storage]") {
   auto t = make_timer("x1", "alice", 42, timer::status_running);
-  CHECK(json::value(timer::to_json(t)) ==
-        parse(R"({"id":"x1","label":"tea","duration":300,)"
-              R"("remaining_time":42,"status":"running"})"));
+  CHECK(json::value(timer::to_json(t))
+        == parse(R"({"id":"x1","label":"tea","duration":300,)"
+                 R"("remaining_time":42,"status":"running"})"));
   CHECK(timer::to_json(t).size() == 5);
   CHECK(timer::remaining_at(t, t0 + 999) == 42);
   CHECK(timer::remaining_at(t, t0 + 1'000) == 41);
@@ -280,7 +281,7 @@ TEST_CASE("timer payload validation", "[apps][storage]") {
   CHECK_FALSE(label(too_long.c_str()));
   std::string snowmen = "\"";
   for (int i = 0; i < 100; ++i)
-    snowmen += "\xe2\x98\x83"; // 100 code points, 300 bytes
+    snowmen += "\xe2\x98\x83";  // 100 code points, 300 bytes
   CHECK(label((snowmen + "\"").c_str()));
   CHECK_FALSE(label((snowmen + "x\"").c_str()));
   CHECK_FALSE(label("42"));

@@ -28,11 +28,11 @@ struct three_nodes {
   void wait_mesh() {
     INFO(a.log() << b.log() << c.log());
     REQUIRE(poll_until(
-        [&] {
-          return a.cluster_nodes() == 3 && b.cluster_nodes() == 3 &&
-                 c.cluster_nodes() == 3;
-        },
-        15s));
+      [&] {
+        return a.cluster_nodes() == 3 && b.cluster_nodes() == 3
+               && c.cluster_nodes() == 3;
+      },
+      15s));
   }
 
   std::string logs() const { return a.log() + b.log() + c.log(); }
@@ -49,18 +49,15 @@ std::optional<fenix::message> join_reply(tr::client_context& ctx, const node& n,
 }
 
 bool history_has(const fenix::message& reply, const std::string& body) {
-  auto& msgs = reply.payload.object()
-                   .at("response")
-                   .as_object()
-                   .at("messages")
-                   .as_array();
+  auto& msgs =
+    reply.payload.object().at("response").as_object().at("messages").as_array();
   for (auto& m : msgs)
     if (m.as_object().at("body").as_string() == body)
       return true;
   return false;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("users on three nodes share one room with one presence list and "
           "one message order",
@@ -92,17 +89,15 @@ TEST_CASE("users on three nodes share one room with one presence list and "
   // Two users on different nodes talking back and forth.
   REQUIRE(carol.say("hi from c"));
   REQUIRE(bob.wait(
-      [&] {
-        return !bob.bodies().empty() && bob.bodies().back() == "hi from c";
-      },
-      5s));
+    [&] { return !bob.bodies().empty() && bob.bodies().back() == "hi from c"; },
+    5s));
   // Node c stored what it received from a: its history has it.
   CHECK(poll_until(
-      [&] {
-        auto r = join_reply(n.ctx, n.c, "dave");
-        return r && history_has(*r, "m39");
-      },
-      5s));
+    [&] {
+      auto r = join_reply(n.ctx, n.c, "dave");
+      return r && history_has(*r, "m39");
+    },
+    5s));
 }
 
 TEST_CASE("a killed node's users leave within 3 s and its restart leaves "
@@ -112,7 +107,7 @@ TEST_CASE("a killed node's users leave within 3 s and its restart leaves "
   chat_user alice{n.ctx, n.a, "alice"};
   chat_user bob{n.ctx, n.b, "bob"};
   std::unique_ptr<chat_user> carol =
-      std::make_unique<chat_user>(n.ctx, n.c, "carol");
+    std::make_unique<chat_user>(n.ctx, n.c, "carol");
   REQUIRE(alice.join("room:lobby"));
   REQUIRE(bob.join("room:lobby"));
   REQUIRE(carol->join("room:lobby"));
@@ -136,8 +131,8 @@ TEST_CASE("a killed node's users leave within 3 s and its restart leaves "
   // A newcomer on the restarted node gets the same list.
   chat_user dan{n.ctx, n.c, "dan"};
   REQUIRE(dan.join("room:lobby"));
-  CHECK(converge({&alice, &bob, &cara, &dan}, {"alice", "bob", "cara", "dan"},
-                 5s));
+  CHECK(
+    converge({&alice, &bob, &cara, &dan}, {"alice", "bob", "cara", "dan"}, 5s));
 }
 
 TEST_CASE("a frozen node is detected within 5 s and rejoins after SIGCONT",
@@ -168,11 +163,10 @@ TEST_CASE("a frozen node is detected within 5 s and rejoins after SIGCONT",
   CHECK(back);
   REQUIRE(alice.say("welcome back"));
   CHECK(carol.wait(
-      [&] {
-        return !carol.bodies().empty() &&
-               carol.bodies().back() == "welcome back";
-      },
-      5s));
+    [&] {
+      return !carol.bodies().empty() && carol.bodies().back() == "welcome back";
+    },
+    5s));
 }
 
 TEST_CASE("a node that shuts down cleanly is dropped at once",
@@ -188,10 +182,9 @@ TEST_CASE("a node that shuts down cleanly is dropped at once",
   CHECK(n.b.reap(10s) == 0);
   CHECK(converge({&alice}, {"alice"}, 2s));
   CHECK(poll_until(
-      [&] { return n.a.cluster_nodes() == 2 && n.c.cluster_nodes() == 2; },
-      2s));
-  CHECK(n.a.log().find("node left: " + n.b.node_address()) !=
-        std::string::npos);
+    [&] { return n.a.cluster_nodes() == 2 && n.c.cluster_nodes() == 2; }, 2s));
+  CHECK(n.a.log().find("node left: " + n.b.node_address())
+        != std::string::npos);
 }
 
 TEST_CASE("cluster flags are checked", "[cluster][flags]") {

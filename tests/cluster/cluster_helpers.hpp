@@ -114,7 +114,7 @@ inline std::uint16_t free_port() {
 }
 
 struct http_reply {
-  int status = 0; // 0: no answer
+  int status = 0;  // 0: no answer
   std::string body;
 };
 
@@ -140,8 +140,8 @@ inline http_reply http(std::uint16_t port, const std::string& method,
       << "Content-Length: " << body.size() << "\r\n\r\n"
       << body;
   auto text = req.str();
-  if (::send(fd, text.data(), text.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(text.size())) {
+  if (::send(fd, text.data(), text.size(), MSG_NOSIGNAL)
+      != static_cast<ssize_t>(text.size())) {
     ::close(fd);
     return r;
   }
@@ -165,9 +165,11 @@ inline http_reply http(std::uint16_t port, const std::string& method,
 
 /// A fenix-chat process clustered on 127.0.0.1.
 class node {
- public:
+public:
   node(std::string name, std::string dir, std::uint16_t node_port)
-      : name_(std::move(name)), dir_(std::move(dir)), node_port_(node_port) {}
+    : name_(std::move(name)),
+      dir_(std::move(dir)),
+      node_port_(node_port) {}
 
   ~node() { kill(SIGKILL); }
 
@@ -282,13 +284,13 @@ class node {
     return std::string{json::parse(r.body).as_object().at("token").as_string()};
   }
 
- private:
+private:
   std::uint16_t read_port(std::chrono::milliseconds timeout) {
     std::string line;
     auto deadline = clock_type::now() + timeout;
     while (line.find('\n') == std::string::npos) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - clock_type::now());
+        deadline - clock_type::now());
       if (left.count() <= 0)
         return 0;
       pollfd p{out_, POLLIN, 0};
@@ -301,9 +303,9 @@ class node {
       line.append(c, static_cast<std::size_t>(n));
     }
     auto colon = line.rfind(':');
-    return colon == std::string::npos ? 0
-                                      : static_cast<std::uint16_t>(std::atoi(
-                                            line.c_str() + colon + 1));
+    return colon == std::string::npos
+             ? 0
+             : static_cast<std::uint16_t>(std::atoi(line.c_str() + colon + 1));
   }
 
   std::string name_;
@@ -321,9 +323,9 @@ using user_set = std::set<std::string>;
 /// (presence_state, then presence_diff by phx_ref, as presence.js) and the
 /// new_msg bodies it receives.
 class chat_user {
- public:
+public:
   chat_user(tr::client_context& ctx, const node& n, std::string name)
-      : name_(std::move(name)) {
+    : name_(std::move(name)) {
     auto token = n.token(name_);
     if (token.empty())
       return;
@@ -366,7 +368,7 @@ class chat_user {
       if (pred())
         return true;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - clock_type::now());
+        deadline - clock_type::now());
       if (left.count() <= 0)
         return false;
       pump(std::min(left, std::chrono::milliseconds{50}));
@@ -396,7 +398,7 @@ class chat_user {
     }
   }
 
- private:
+private:
   static std::set<std::string> refs_of(const json::value& entry) {
     std::set<std::string> out;
     for (auto& meta : entry.as_object().at("metas").as_array())
@@ -446,15 +448,15 @@ inline bool converge(const std::vector<chat_user*>& users,
                      const user_set& expected,
                      std::chrono::milliseconds timeout) {
   return poll_until(
-      [&] {
-        bool all = true;
-        for (auto* u : users) {
-          u->pump(0ms);
-          all = all && u->users() == expected;
-        }
-        return all;
-      },
-      timeout);
+    [&] {
+      bool all = true;
+      for (auto* u : users) {
+        u->pump(0ms);
+        all = all && u->users() == expected;
+      }
+      return all;
+    },
+    timeout);
 }
 
 /// "a, b, c" for failure messages.
@@ -465,4 +467,4 @@ inline std::string show(const user_set& s) {
   return "{" + out + "}";
 }
 
-} // namespace cluster_test
+}  // namespace cluster_test

@@ -19,21 +19,21 @@ namespace {
 
 caf::behavior room(fenix::channel* self) {
   return {
-      [=](fenix::join_atom, const std::string&, const fenix::payload& p) {
-        if (p.json().is_object())
-          if (auto* user = p.object().if_contains("track"))
-            self->track(std::string{user->as_string()}, json_object{});
-        self->push_presence_state();
-        return fenix::join_result::ok();
-      },
-      [=](fenix::in_atom, const std::string& event,
-          const fenix::payload& p) -> fenix::reply {
-        if (event == "shout_from")
-          self->broadcast_from("shout", p);
-        else
-          self->broadcast(event, p);
-        return fenix::reply::ok();
-      },
+    [=](fenix::join_atom, const std::string&, const fenix::payload& p) {
+      if (p.json().is_object())
+        if (auto* user = p.object().if_contains("track"))
+          self->track(std::string{user->as_string()}, json_object{});
+      self->push_presence_state();
+      return fenix::join_result::ok();
+    },
+    [=](fenix::in_atom, const std::string& event,
+        const fenix::payload& p) -> fenix::reply {
+      if (event == "shout_from")
+        self->broadcast_from("shout", p);
+      else
+        self->broadcast(event, p);
+      return fenix::reply::ok();
+    },
   };
 }
 
@@ -59,7 +59,7 @@ struct in_process_node {
     ep->on_connect([](const fenix::connect_info& info) {
       auto id = info.param("id");
       return fenix::connect_result::accept(
-          {}, id.empty() ? "" : "users_socket:" + id);
+        {}, id.empty() ? "" : "users_socket:" + id);
     });
     ep->channel("room:*", room);
     cl = std::make_unique<fenix::cluster>(*ep, co);
@@ -98,14 +98,14 @@ auto event_is(const std::string& e) {
   return [e](const fenix::message& m) { return m.event == e; };
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("broadcasts reach every node once and local ones stay local",
           "[cluster][pubsub]") {
   in_process_node a{"node-a", {}};
   in_process_node b{"node-b", {a.cl->address()}};
-  REQUIRE(poll_until([&] { return a.cl->nodes() == 2 && b.cl->nodes() == 2; },
-                     10s));
+  REQUIRE(
+    poll_until([&] { return a.cl->nodes() == 2 && b.cl->nodes() == 2; }, 10s));
   CHECK(a.cl->peers() == std::vector<std::string>{b.cl->address()});
   tr::client_context ctx;
   auto on_a = joined(a, ctx, "room:x");
@@ -115,8 +115,7 @@ TEST_CASE("broadcasts reach every node once and local ones stay local",
     a.ep->local_broadcast("room:x", "local", json_object{{"n", 1}});
     a.ep->broadcast("room:x", "global", json_object{{"n", 2}});
     auto first = on_b->wait_for(
-        [](const fenix::message& m) { return m.event != "presence_state"; },
-        5s);
+      [](const fenix::message& m) { return m.event != "presence_state"; }, 5s);
     REQUIRE(first);
     CHECK(first->event == "global");
     CHECK(first->payload.object().at("n") == 2);
@@ -158,8 +157,8 @@ TEST_CASE("a socket-id disconnect closes that user's sockets on every node",
           "[cluster][pubsub]") {
   in_process_node a{"node-a", {}};
   in_process_node b{"node-b", {a.cl->address()}};
-  REQUIRE(poll_until([&] { return a.cl->nodes() == 2 && b.cl->nodes() == 2; },
-                     10s));
+  REQUIRE(
+    poll_until([&] { return a.cl->nodes() == 2 && b.cl->nodes() == 2; }, 10s));
   tr::client_context ctx;
   auto dave_a = joined(a, ctx, "room:x", {}, "&id=dave");
   auto dave_b = joined(b, ctx, "room:x", {}, "&id=dave");
@@ -176,23 +175,23 @@ TEST_CASE("presence replicates between in-process nodes and leaves on "
   tr::client_context ctx;
   in_process_node a{"node-a", {}};
   auto b = std::make_unique<in_process_node>(
-      "node-b", std::vector<std::string>{a.cl->address()});
-  REQUIRE(poll_until([&] { return a.cl->nodes() == 2 && b->cl->nodes() == 2; },
-                     10s));
+    "node-b", std::vector<std::string>{a.cl->address()});
+  REQUIRE(
+    poll_until([&] { return a.cl->nodes() == 2 && b->cl->nodes() == 2; }, 10s));
   auto ann = joined(a, ctx, "room:p", json::object{{"track", "ann"}});
   auto ben = joined(*b, ctx, "room:p", json::object{{"track", "ben"}});
   // ann learns of ben through a presence_diff from node b's replica.
   auto joins_ben = [](const fenix::message& m) {
-    return m.event == "presence_diff" &&
-           m.payload.object().at("joins").as_object().contains("ben");
+    return m.event == "presence_diff"
+           && m.payload.object().at("joins").as_object().contains("ben");
   };
   CHECK(ann->wait_for(joins_ben, 5s));
   // Node b leaves cleanly: its entries leave at once on a.
   ben.reset();
   b->cl->leave();
   auto leaves_ben = [](const fenix::message& m) {
-    return m.event == "presence_diff" &&
-           m.payload.object().at("leaves").as_object().contains("ben");
+    return m.event == "presence_diff"
+           && m.payload.object().at("leaves").as_object().contains("ben");
   };
   CHECK(ann->wait_for(leaves_ben, 5s));
   CHECK(poll_until([&] { return a.cl->nodes() == 1; }, 5s));

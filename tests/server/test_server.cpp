@@ -38,8 +38,8 @@ caf::behavior room(fenix::channel* self) {
   return {
     [=](fenix::join_atom, const std::string& topic, const fenix::payload&) {
       if (topic == "room:secret")
-        return fenix::join_result::error(json_object{{"reason",
-                                                      "unauthorized"}});
+        return fenix::join_result::error(
+          json_object{{"reason", "unauthorized"}});
       if (topic == "room:join_crash")
         throw std::runtime_error("join crashed on purpose");
       self->intercept({"filtered"});
@@ -141,11 +141,11 @@ fenix::connect_result connect(const fenix::connect_info& info) {
   if (user.empty())
     user = "anon";
   auto id = info.param("id");
-  return fenix::connect_result::accept(
-    json_object{{"user", user}}, id.empty() ? "" : "users_socket:" + id);
+  return fenix::connect_result::accept(json_object{{"user", user}},
+                                       id.empty() ? "" : "users_socket:" + id);
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   fenix::endpoint_options opts;
@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
   opts.check_origin = fenix::origin_check::list;
   opts.allowed_origins = {"//example.com"};
   opts.longpoll = true;
-  fenix::cluster_options co; // clustered when co.port != 0
+  fenix::cluster_options co;  // clustered when co.port != 0
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string val = argv[i + 1];

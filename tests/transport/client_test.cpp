@@ -28,7 +28,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const serializer& v2() { return serializer_for(protocol_version::v2); }
+const serializer& v2() {
+  return serializer_for(protocol_version::v2);
+}
 
 message decode_ok(std::string_view data, bool binary) {
   auto r = decode_server_frame(data, binary);
@@ -52,8 +54,8 @@ std::string base64(const unsigned char* p, std::size_t n) {
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   for (std::size_t i = 0; i < n; i += 3) {
-    unsigned v = p[i] << 16 | (i + 1 < n ? p[i + 1] << 8 : 0)
-                 | (i + 2 < n ? p[i + 2] : 0);
+    unsigned v =
+      p[i] << 16 | (i + 1 < n ? p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
     for (std::size_t k = 0; k < 4; ++k)
       out.push_back(i + k <= n ? abc[(v >> (18 - 6 * k)) & 63] : '=');
   }
@@ -243,22 +245,21 @@ std::string close_payload(int code, std::string_view reason = {}) {
   return bytes({code >> 8, code & 255}, reason);
 }
 
-} // namespace
+}  // namespace
 
 // -- wire helpers -------------------------------------------------------------
 
 TEST_CASE("client decodes V2 JSON server frames", "[transport][client]") {
-  auto m = decode_ok(
-    R"(["3","3","room:lobby","phx_reply",)"
-    R"({"response":{"joined":true},"status":"ok"}])",
-    false);
+  auto m = decode_ok(R"(["3","3","room:lobby","phx_reply",)"
+                     R"({"response":{"joined":true},"status":"ok"}])",
+                     false);
   CHECK(m.join_ref == opt_string{"3"});
   CHECK(m.ref == opt_string{"3"});
   CHECK(m.event == "phx_reply");
   CHECK(status_of(m) == "ok");
   CHECK(m.payload.json().at("response").at("joined").as_bool());
-  auto b = decode_ok(R"([null,null,"room:lobby","new_msg",{"body":"hi"}])",
-                     false);
+  auto b =
+    decode_ok(R"([null,null,"room:lobby","new_msg",{"body":"hi"}])", false);
   CHECK_FALSE(b.join_ref);
   CHECK_FALSE(b.ref);
   CHECK(status_of(b).empty());
@@ -306,11 +307,12 @@ TEST_CASE("client decodes the three server binary kinds",
       true);
     CHECK(push.join_ref == opt_string{"4"});
     CHECK(push.payload.bytes() == data);
-    auto reply = decode_ok(*v2().encode_reply(opt_string{"4"}, opt_string{"9"},
-                                              "t", reply_status::ok,
-                                              payload::binary(data))
-                              .data,
-                           true);
+    auto reply =
+      decode_ok(*v2()
+                   .encode_reply(opt_string{"4"}, opt_string{"9"}, "t",
+                                 reply_status::ok, payload::binary(data))
+                   .data,
+                true);
     CHECK(reply.ref == opt_string{"9"});
     CHECK(status_of(reply) == "ok");
     auto bc = decode_ok(
@@ -335,8 +337,8 @@ TEST_CASE("client decode errors", "[transport][client]") {
 }
 
 TEST_CASE("client binary push layout", "[transport][client]") {
-  auto f = encode_client_binary("1", "12", "room:lobby", "new_msg",
-                                bytes({0, 255}));
+  auto f =
+    encode_client_binary("1", "12", "room:lobby", "new_msg", bytes({0, 255}));
   CHECK(f == bytes({0, 1, 2, 10, 7}, "112room:lobbynew_msg") + bytes({0, 255}));
   auto m = std::get<message>(v2().decode(f, true));
   CHECK(m.join_ref == opt_string{"1"});
@@ -363,7 +365,8 @@ TEST_CASE("upgrade request and refusals", "[transport][client]") {
   listener l;
   auto o = local(l.port);
   o.query = "vsn=2.0.0&token=abc";
-  o.headers = {{"Origin", "http://example.com"}, {"x-foo", "bar"},
+  o.headers = {{"Origin", "http://example.com"},
+               {"x-foo", "bar"},
                {"User-Agent", "fenix-test"}};
   o.subprotocols = {"phoenix", "base64url.bearer.phx.YWJj"};
   std::string request;
@@ -379,9 +382,9 @@ TEST_CASE("upgrade request and refusals", "[transport][client]") {
   CHECK(r.http_status == 429);
   CHECK(r.body == "slow down");
   CHECK_FALSE(r.error.empty());
-  CHECK(request.rfind("GET /socket/websocket?vsn=2.0.0&token=abc HTTP/1.1\r\n",
-                      0)
-        == 0);
+  CHECK(
+    request.rfind("GET /socket/websocket?vsn=2.0.0&token=abc HTTP/1.1\r\n", 0)
+    == 0);
   CHECK(request.find("\r\nHost: 127.0.0.1:" + std::to_string(l.port) + "\r\n")
         != std::string::npos);
   CHECK(request.find("\r\nOrigin: http://example.com\r\n")
@@ -451,8 +454,8 @@ TEST_CASE("client frames on the wire", "[transport][client]") {
   CHECK(c.push_binary("room:lobby", "bin", bytes({0, 1})) == "3");
   auto b = p.read_frame();
   CHECK(b.opcode == 2);
-  CHECK(b.payload == encode_client_binary("1", "3", "room:lobby", "bin",
-                                          bytes({0, 1})));
+  CHECK(b.payload
+        == encode_client_binary("1", "3", "room:lobby", "bin", bytes({0, 1})));
   c.heartbeat();
   expect_text(R"([null,"4","phoenix","heartbeat",{}])");
   c.leave("room:lobby");
@@ -485,12 +488,14 @@ TEST_CASE("client receives, queues and waits", "[transport][client]") {
   auto& p = *s.p;
   CHECK_FALSE(c.next(10ms));
   p.send_frame(1, R"([null,null,"t","first",{}])");
-  p.send_frame(2, *v2().encode_push(opt_string{"1"}, "t", "bpush",
-                                    payload::binary("b"))
-                     .data);
+  p.send_frame(
+    2, *v2()
+          .encode_push(opt_string{"1"}, "t", "bpush", payload::binary("b"))
+          .data);
   p.send_frame(1, R"(["1","9","t","phx_reply",{"status":"ok","response":{}}])");
-  p.send_frame(2, *v2().encode_reply(opt_string{"1"}, opt_string{"10"}, "t",
-                                     reply_status::ok, payload::binary("r"))
+  p.send_frame(2, *v2()
+                     .encode_reply(opt_string{"1"}, opt_string{"10"}, "t",
+                                   reply_status::ok, payload::binary("r"))
                      .data);
   p.send_frame(1, R"([null,null,"t",)", false);  // fragmented message
   p.send_frame(0, R"("last",{}])");

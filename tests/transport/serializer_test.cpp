@@ -17,8 +17,12 @@ using namespace fenix;
 
 namespace {
 
-const serializer& v1() { return serializer_for(protocol_version::v1); }
-const serializer& v2() { return serializer_for(protocol_version::v2); }
+const serializer& v1() {
+  return serializer_for(protocol_version::v1);
+}
+const serializer& v2() {
+  return serializer_for(protocol_version::v2);
+}
 
 message decode_ok(const serializer& s, std::string_view data,
                   bool binary = false) {
@@ -54,7 +58,7 @@ std::string bytes(std::initializer_list<int> head, std::string_view tail = {}) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 // -- negotiation --------------------------------------------------------------
 
@@ -119,14 +123,13 @@ TEST_CASE("V2 decodes client frames", "[transport][serializer]") {
     auto m = decode_ok(v2(), R"(["1",null,"t","e",[1,"two"],"extra",7])");
     CHECK_FALSE(m.ref);
     CHECK(m.payload.json() == json::parse(R"([1,"two"])"));
-    CHECK(decode_ok(v2(), R"(["1","2","t","e",null])")
-            .payload.json()
-            .is_null());
+    CHECK(
+      decode_ok(v2(), R"(["1","2","t","e",null])").payload.json().is_null());
     CHECK(decode_ok(v2(), R"(["1","2","t","e","s"])").payload.json() == "s");
   }
   SECTION("escapes and unicode survive") {
-    auto m = decode_ok(v2(),
-                       R"(["1","2","a\"b\\c\u00e9","e\n",{"k":"\u0000"}])");
+    auto m =
+      decode_ok(v2(), R"(["1","2","a\"b\\c\u00e9","e\n",{"k":"\u0000"}])");
     CHECK(m.topic == "a\"b\\c\xc3\xa9");
     CHECK(m.event == "e\n");
     CHECK(m.payload.json().at("k").as_string().size() == 1);
@@ -146,17 +149,19 @@ TEST_CASE("V2 encodes the appendix frames", "[transport][serializer]") {
     auto f = v2().encode_reply(opt_string{"3"}, opt_string{"3"}, "room:lobby",
                                reply_status::ok,
                                payload{json::object{{"joined", true}}});
-    CHECK(parsed(f) == json::parse(R"(["3","3","room:lobby","phx_reply",)"
-                                   R"({"response":{"joined":true},)"
-                                   R"("status":"ok"}])"));
+    CHECK(parsed(f)
+          == json::parse(R"(["3","3","room:lobby","phx_reply",)"
+                         R"({"response":{"joined":true},)"
+                         R"("status":"ok"}])"));
   }
   SECTION("refused join, error reply") {
     auto why = payload{json::object{{"reason", "unauthorized"}}};
     auto f = v2().encode_reply(opt_string{"8"}, opt_string{"8"}, "room:secret",
                                reply_status::error, why);
-    CHECK(parsed(f) == json::parse(R"(["8","8","room:secret","phx_reply",)"
-                                   R"({"response":{"reason":"unauthorized"},)"
-                                   R"("status":"error"}])"));
+    CHECK(parsed(f)
+          == json::parse(R"(["8","8","room:secret","phx_reply",)"
+                         R"({"response":{"reason":"unauthorized"},)"
+                         R"("status":"error"}])"));
   }
   SECTION("heartbeat reply and unmatched topic have a null join_ref") {
     auto hb = v2().encode_reply(std::nullopt, opt_string{"12"}, "phoenix",
@@ -164,28 +169,29 @@ TEST_CASE("V2 encodes the appendix frames", "[transport][serializer]") {
     CHECK(*hb.data
           == R"([null,"12","phoenix","phx_reply",)"
              R"({"status":"ok","response":{}}])");
-    auto um = v2().encode_reply(std::nullopt, opt_string{"6"}, "nope:x",
-                                reply_status::error,
-                                payload{json::object{
-                                  {"reason", "unmatched topic"}}});
-    CHECK(parsed(um) == json::parse(R"([null,"6","nope:x","phx_reply",)"
-                                    R"({"response":{"reason":)"
-                                    R"("unmatched topic"},)"
-                                    R"("status":"error"}])"));
+    auto um = v2().encode_reply(
+      std::nullopt, opt_string{"6"}, "nope:x", reply_status::error,
+      payload{json::object{{"reason", "unmatched topic"}}});
+    CHECK(parsed(um)
+          == json::parse(R"([null,"6","nope:x","phx_reply",)"
+                         R"({"response":{"reason":)"
+                         R"("unmatched topic"},)"
+                         R"("status":"error"}])"));
   }
   SECTION("broadcast, push, phx_close, phx_error") {
     auto body = payload{json::object{{"body", "hi"}}};
     CHECK(*v2().encode_broadcast("room:lobby", "new_msg", body).data
           == R"([null,null,"room:lobby","new_msg",{"body":"hi"}])");
-    CHECK(*v2().encode_push(opt_string{"3"}, "room:lobby", "presence_state",
-                            payload{})
+    CHECK(*v2()
+             .encode_push(opt_string{"3"}, "room:lobby", "presence_state",
+                          payload{})
              .data
           == R"(["3",null,"room:lobby","presence_state",{}])");
     CHECK(*v2().encode_control("3", "room:lobby", "phx_close", payload{}).data
           == R"(["3","3","room:lobby","phx_close",{}])");
-    auto err = v2().encode_control(
-      "3", "room:lobby", "phx_error",
-      payload{json::object{{"reason", "channel_crash"}}});
+    auto err =
+      v2().encode_control("3", "room:lobby", "phx_error",
+                          payload{json::object{{"reason", "channel_crash"}}});
     CHECK(*err.data
           == R"(["3","3","room:lobby","phx_error",)"
              R"({"reason":"channel_crash"}])");
@@ -216,14 +222,16 @@ TEST_CASE("V2 JSON round trips", "[transport][serializer]") {
 // -- V1 JSON ------------------------------------------------------------------
 
 TEST_CASE("V1 decodes client objects", "[transport][serializer]") {
-  auto m = decode_ok(v1(),
+  auto m = decode_ok(
+    v1(),
     R"({"topic":"room:1","event":"phx_join","payload":{"a":1},"ref":"1"})");
   CHECK_FALSE(m.join_ref);
   CHECK(m.ref == opt_string{"1"});
   CHECK(m.topic == "room:1");
   CHECK(m.event == "phx_join");
   CHECK(m.payload.json() == json::parse(R"({"a":1})"));
-  auto n = decode_ok(v1(),
+  auto n = decode_ok(
+    v1(),
     R"({"ref":null,"payload":[],"event":"e","topic":"t","join_ref":"4"})");
   CHECK_FALSE(n.ref);
   CHECK(n.join_ref == opt_string{"4"});
@@ -238,22 +246,25 @@ TEST_CASE("V1 encodes objects without join_ref", "[transport][serializer]") {
     auto f = v1().encode_reply(opt_string{"9"}, opt_string{"1"}, "room:1",
                                reply_status::ok, payload{});
     CHECK_FALSE(f.binary);
-    CHECK(*f.data == R"({"topic":"room:1","event":"phx_reply",)"
-                     R"("payload":{"status":"ok","response":{}},"ref":"1"})");
+    CHECK(*f.data
+          == R"({"topic":"room:1","event":"phx_reply",)"
+             R"("payload":{"status":"ok","response":{}},"ref":"1"})");
   }
   SECTION("appendix reply (key order irrelevant)") {
     auto f = v1().encode_reply(opt_string{"1"}, opt_string{"1"}, "room:lobby",
                                reply_status::ok,
                                payload{json::object{{"joined", true}}});
-    CHECK(parsed(f) == json::parse(
-      R"({"event":"phx_reply","payload":{"response":{"joined":true},)"
-      R"("status":"ok"},"ref":"1","topic":"room:lobby"})"));
+    CHECK(parsed(f)
+          == json::parse(
+            R"({"event":"phx_reply","payload":{"response":{"joined":true},)"
+            R"("status":"ok"},"ref":"1","topic":"room:lobby"})"));
   }
   SECTION("push and broadcast have ref null and no join_ref key") {
     auto body = payload{json::object{{"body", "hi"}}};
     auto push = v1().encode_push(opt_string{"3"}, "room:1", "new_msg", body);
-    CHECK(*push.data == R"({"topic":"room:1","event":"new_msg",)"
-                        R"("payload":{"body":"hi"},"ref":null})");
+    CHECK(*push.data
+          == R"({"topic":"room:1","event":"new_msg",)"
+             R"("payload":{"body":"hi"},"ref":null})");
     auto bc = v1().encode_broadcast("room:1", "new_msg", body);
     CHECK(*bc.data == *push.data);
     auto close =
@@ -346,9 +357,9 @@ TEST_CASE("V2 binary server layouts, byte by byte", "[transport][serializer]") {
     CHECK_THROWS_AS(v2().encode_push(big, "t", "e", bin), std::length_error);
     CHECK_THROWS_AS(v2().encode_push(opt_string{"1"}, big, "e", bin),
                     std::length_error);
-    CHECK_THROWS_AS(v2().encode_reply(opt_string{"1"}, big, "t",
-                                      reply_status::ok, bin),
-                    std::length_error);
+    CHECK_THROWS_AS(
+      v2().encode_reply(opt_string{"1"}, big, "t", reply_status::ok, bin),
+      std::length_error);
     CHECK_THROWS_AS(v2().encode_reply(opt_string{"1"}, opt_string{"2"}, big,
                                       reply_status::ok, bin),
                     std::length_error);
@@ -387,9 +398,9 @@ TEST_CASE("V2 malformed binary yields decode_error",
   decode_err(v2(), "", true);
   for (int kind : {1, 2, 7, 255})
     decode_err(v2(), bytes({kind, 0, 0, 1, 1}, "te"), true);  // not a push
-  decode_err(v2(), bytes({0}), true);                 // header truncated
-  decode_err(v2(), bytes({0, 1, 1, 1}), true);         // 4 of 5 header bytes
-  decode_err(v2(), bytes({0, 1, 1, 1, 1}, "12t"), true);      // event missing
+  decode_err(v2(), bytes({0}), true);                     // header truncated
+  decode_err(v2(), bytes({0, 1, 1, 1}), true);            // 4 of 5 header bytes
+  decode_err(v2(), bytes({0, 1, 1, 1, 1}, "12t"), true);  // event missing
   decode_err(v2(), bytes({0, 5, 0, 0, 0}, "1234"), true);     // join_ref short
   decode_err(v2(), bytes({0, 0, 0, 200, 1}, "topic"), true);  // topic short
 }
@@ -416,7 +427,9 @@ TEST_CASE("V1 malformed input yields decode_error", "[transport][serializer]") {
 // Reported to the serializer's owner; may fail until fixed.
 TEST_CASE("V2 never emits invalid UTF-8 in text frames",
           "[transport][serializer]") {
-  auto r = v2().decode(bytes({0, 1, 1, 2, 1}, "12\xff\xfe" "e"), true);
+  auto r = v2().decode(bytes({0, 1, 1, 2, 1}, "12\xff\xfe"
+                                              "e"),
+                       true);
   if (auto* m = std::get_if<message>(&r)) {
     auto f = v2().encode_reply(std::nullopt, m->ref, m->topic,
                                reply_status::error, payload{});

@@ -31,7 +31,8 @@ std::string client_frame(unsigned op, const std::string& payload,
   } else {
     out.push_back(static_cast<char>(mask_bit | 127));
     for (int i = 7; i >= 0; --i)
-      out.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xFF));
+      out.push_back(
+        static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xFF));
   }
   const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
   if (masked)
@@ -74,7 +75,7 @@ std::uint16_t error_code_of(const std::vector<ws_event>& events) {
   return 0;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("server headers use the shortest length encoding") {
   std::uint8_t h[max_header_size];
@@ -99,7 +100,8 @@ TEST_CASE("messages are read whole and at any split") {
   std::string stream = client_frame(1, "hello")
                        + client_frame(2, std::string(300, 'x'))
                        + client_frame(1, std::string(70000, 'y'));
-  for (auto events : {read_all(stream, 100000), read_bytewise(stream, 100000)}) {
+  for (auto events :
+       {read_all(stream, 100000), read_bytewise(stream, 100000)}) {
     REQUIRE(events.size() == 3);
     CHECK(events[0].kind == ws_event::message);
     CHECK_FALSE(events[0].binary);
@@ -112,7 +114,8 @@ TEST_CASE("messages are read whole and at any split") {
 
 TEST_CASE("fragments are joined, with control frames between them") {
   std::string stream = client_frame(1, "hel", false) + client_frame(9, "p")
-                       + client_frame(0, "lo", false) + client_frame(0, "!", true);
+                       + client_frame(0, "lo", false)
+                       + client_frame(0, "!", true);
   for (auto events : {read_all(stream), read_bytewise(stream)}) {
     REQUIRE(events.size() == 2);
     CHECK(events[0].kind == ws_event::ping);
@@ -131,7 +134,8 @@ TEST_CASE("pongs are ignored, pings are reported with their payload") {
 
 TEST_CASE("protocol errors close with 1002") {
   SECTION("unmasked frame") {
-    CHECK(error_code_of(read_all(client_frame(1, "a", true, 0, false))) == 1002);
+    CHECK(error_code_of(read_all(client_frame(1, "a", true, 0, false)))
+          == 1002);
   }
   SECTION("reserved bits without an extension") {
     CHECK(error_code_of(read_all(client_frame(1, "a", true, 4))) == 1002);
@@ -144,8 +148,9 @@ TEST_CASE("protocol errors close with 1002") {
     CHECK(error_code_of(read_all(client_frame(0, "a"))) == 1002);
   }
   SECTION("a new message inside a fragmented one") {
-    CHECK(error_code_of(read_all(client_frame(1, "a", false)
-                                 + client_frame(1, "b"))) == 1002);
+    CHECK(error_code_of(
+            read_all(client_frame(1, "a", false) + client_frame(1, "b")))
+          == 1002);
   }
   SECTION("fragmented or oversized control frames") {
     CHECK(error_code_of(read_all(client_frame(9, "a", false))) == 1002);
@@ -159,8 +164,8 @@ TEST_CASE("protocol errors close with 1002") {
     CHECK(error_code_of(read_all(client_frame(8, close_payload(999)))) == 1002);
   }
   SECTION("nothing is read after a protocol error") {
-    auto events = read_all(client_frame(1, "a", true, 0, false)
-                           + client_frame(1, "b"));
+    auto events =
+      read_all(client_frame(1, "a", true, 0, false) + client_frame(1, "b"));
     REQUIRE(events.size() == 1);
     CHECK(events[0].kind == ws_event::error);
   }
@@ -199,7 +204,7 @@ TEST_CASE("a message over the limit closes with 1009 from its header alone") {
 
 TEST_CASE("fragments count together against the limit") {
   auto events = read_all(client_frame(1, std::string(60, 'a'), false)
-                             + client_frame(0, std::string(60, 'a')),
+                           + client_frame(0, std::string(60, 'a')),
                          100);
   CHECK(error_code_of(events) == 1009);
 }
