@@ -23,6 +23,7 @@
 
 #include "bench/options.hpp"
 #include "bench/result.hpp"
+#include "bench/server_probe.hpp"  // http_call
 
 namespace fenix::bench {
 
@@ -102,15 +103,6 @@ void add_server_cost(result& r, const std::string& from, const std::string& to,
                      double per, const std::string& per_name);
 
 // -- helpers of the app scenarios (scenario_app_common.cpp) -------------------
-
-/// A blocking HTTP/1.1 request (Connection: close); status 0 if no answer.
-struct http_answer {
-  int status = 0;
-  std::string body;
-};
-http_answer http_call(const std::string& host, std::uint16_t port,
-                      const std::string& method, const std::string& path,
-                      const std::string& body = {});
 
 /// A session token for `user` from the app's POST /api/session; throws
 /// std::runtime_error unless the answer is 200 with a token.

@@ -1,11 +1,6 @@
 // What the app scenarios (app-chat, app-timer) share: HTTP calls to the
 // app (sessions, /metrics) and how busy the machine was over a window.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -19,44 +14,6 @@
 namespace fenix::bench {
 
 namespace json = boost::json;
-
-http_answer http_call(const std::string& host, std::uint16_t port,
-                      const std::string& method, const std::string& path,
-                      const std::string& body) {
-  http_answer out;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return out;
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  std::string text;
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1
-      && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    auto req = method + " " + path + " HTTP/1.1\r\nHost: " + host
-               + "\r\nConnection: close\r\n";
-    if (!body.empty() || method == "POST")
-      req += "Content-Type: application/json\r\nContent-Length: "
-             + std::to_string(body.size()) + "\r\n";
-    req += "\r\n" + body;
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL)
-        == static_cast<ssize_t>(req.size())) {
-      char buf[8192];
-      for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-        text.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  ::close(fd);
-  if (text.rfind("HTTP/1.1 ", 0) != 0 || text.size() < 12)
-    return out;
-  out.status = std::atoi(text.c_str() + 9);
-  if (auto start = text.find("\r\n\r\n"); start != std::string::npos)
-    out.body = text.substr(start + 4);
-  return out;
-}
 
 std::string app_session(const options& opts, const std::string& user) {
   auto a = http_call(opts.host, opts.port, "POST", "/api/session",

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -88,38 +89,52 @@ double self_cpu_seconds() {
   return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
-std::optional<json::object> fetch_json(const std::string& host,
-                                       std::uint16_t port,
-                                       const std::string& path) {
+http_answer http_call(const std::string& host, std::uint16_t port,
+                      const std::string& method, const std::string& path,
+                      const std::string& body, int timeout_s) {
+  http_answer out;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
-    return std::nullopt;
-  timeval tv{2, 0};
+    return out;
+  timeval tv{timeout_s, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
-  std::string body;
+  std::string text;
   if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1
       && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    auto req = "GET " + path + " HTTP/1.1\r\nHost: " + host
-               + "\r\nConnection: close\r\n\r\n";
+    auto req = method + " " + path + " HTTP/1.1\r\nHost: " + host
+               + "\r\nConnection: close\r\n";
+    if (!body.empty() || method == "POST")
+      req += "Content-Type: application/json\r\nContent-Length: "
+             + std::to_string(body.size()) + "\r\n";
+    req += "\r\n" + body;
     if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL)
         == static_cast<ssize_t>(req.size())) {
       char buf[8192];
       for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-        body.append(buf, static_cast<std::size_t>(n));
+        text.append(buf, static_cast<std::size_t>(n));
     }
   }
   ::close(fd);
-  if (body.rfind("HTTP/1.1 200", 0) != 0)
-    return std::nullopt;
-  auto start = body.find("\r\n\r\n");
-  if (start == std::string::npos)
+  if (text.rfind("HTTP/1.1 ", 0) != 0 || text.size() < 12)
+    return out;
+  out.status = std::atoi(text.c_str() + 9);
+  if (auto start = text.find("\r\n\r\n"); start != std::string::npos)
+    out.body = text.substr(start + 4);
+  return out;
+}
+
+std::optional<json::object> fetch_json(const std::string& host,
+                                       std::uint16_t port,
+                                       const std::string& path) {
+  auto a = http_call(host, port, "GET", path, {}, 2);
+  if (a.status != 200)
     return std::nullopt;
   json::error_code ec;
-  auto v = json::parse(body.substr(start + 4), ec);
+  auto v = json::parse(a.body, ec);
   if (ec || !v.is_object())
     return std::nullopt;
   return v.get_object();

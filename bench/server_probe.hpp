@@ -36,6 +36,16 @@ std::optional<std::int64_t> context_switches(int pid);
 /// CPU time used by this process so far (user + system), in seconds.
 double self_cpu_seconds();
 
+/// A blocking HTTP/1.1 request (Connection: close), bounded by `timeout`
+/// per send and receive; status 0 if no answer.
+struct http_answer {
+  int status = 0;
+  std::string body;
+};
+http_answer http_call(const std::string& host, std::uint16_t port,
+                      const std::string& method, const std::string& path,
+                      const std::string& body = {}, int timeout_s = 10);
+
 /// `GET path` on host:port with a blocking socket; the JSON body, if the
 /// answer is 200 with a JSON object.
 std::optional<boost::json::object> fetch_json(const std::string& host,
