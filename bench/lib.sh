@@ -2,6 +2,7 @@
 # bench/run-cluster.sh (sourced, not run).
 #
 #   busy_cores            cores busy over the next second (all processes)
+#   listening_port NAME OUT ERR  the port a server printed (see below)
 #   wait_quiet [SECONDS]  waits until fewer than QUIET_CORES (0.3) cores are
 #                         busy, at most QUIET_WAIT (default SECONDS, else 90)
 #                         seconds; sets `busy` to what it saw last
@@ -33,4 +34,20 @@ wait_quiet() {
       return 0
     fi
   done
+}
+
+# listening_port NAME OUT ERR: waits (at most 10 s) for the
+# "listening on http://HOST:PORT" line a server prints on OUT and echoes the
+# port; else shows ERR and exits the script.
+listening_port() {
+  for _ in $(seq 200); do
+    if grep -q '^listening on http://' "$2"; then
+      grep -m1 '^listening on http://' "$2" | sed 's/.*://'
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "$1 did not start" >&2
+  cat "$3" >&2
+  exit 1
 }

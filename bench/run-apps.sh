@@ -23,6 +23,7 @@
 # still runs. Results (tables, JSON, logs): BUILD_DIR/apps-results/DATE/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh  # busy_cores, wait_quiet, listening_port
 root=$PWD
 build=${1:-build-apps-bench}
 
@@ -63,16 +64,7 @@ trap '[ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null; true' EXIT
 start_app() {  # APP DB LOG
   "$bin/fenix-$1" --port 0 --db "$2" --log-level warning >"$3" 2>&1 &
   server_pid=$!
-  for _ in $(seq 200); do
-    if grep -q '^listening on http://' "$3"; then
-      server_port=$(grep -m1 '^listening on http://' "$3" | sed 's/.*://')
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "fenix-$1 did not start" >&2
-  cat "$3" >&2
-  exit 1
+  server_port=$(listening_port "fenix-$1" "$3" "$3") || exit 1
 }
 
 stop_app() {
@@ -92,8 +84,6 @@ for (i,) in sqlite3.connect(sys.argv[1]).execute(
   print(i)' "$1"
   fi | LC_ALL=C sort
 }
-
-. bench/lib.sh  # busy_cores, wait_quiet (we are at the root)
 
 failed=0
 

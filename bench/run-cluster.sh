@@ -27,6 +27,7 @@
 # on exit. Raw results stay in BUILD_DIR/cluster-results/DATE/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh  # busy_cores, wait_quiet, listening_port
 root=$PWD
 build=${1:-build-cluster-bench}
 only=${ONLY:-latency presence capacity}
@@ -97,16 +98,7 @@ start_server() {
   shift
   "$bin/fenix-test-server" --port 0 "$@" >"$log.out" 2>"$log" &
   srv_pid=$!
-  for _ in $(seq 200); do
-    if grep -q '^listening on http://' "$log.out"; then
-      srv_port=$(grep -m1 '^listening on http://' "$log.out" | sed 's/.*://')
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "server $name did not start" >&2
-  cat "$log" >&2
-  exit 1
+  srv_port=$(listening_port "server $name" "$log.out" "$log") || exit 1
 }
 
 stat_of() {  # PORT FIELD: a number from /stats
@@ -147,8 +139,6 @@ stop_cluster() {
 }
 
 want() { [[ " $only " == *" $1 "* ]]; }
-
-. bench/lib.sh  # busy_cores, wait_quiet (we are at the root)
 
 # Waits for a quiet machine before part $1 and logs what it saw.
 wait_quiet_for() {

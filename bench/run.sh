@@ -18,6 +18,7 @@
 # BUILD_DIR/bench-results/DATE/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh  # busy_cores, wait_quiet, listening_port
 root=$PWD
 build=${1:-build-bench}
 suite=${SUITE:-standard}
@@ -71,16 +72,7 @@ start_server() {  # fenix | peer
     "$server" --port 0 >"$log" 2>&1 &
   fi
   server_pid=$!
-  for _ in $(seq 200); do
-    if grep -q '^listening on http://' "$log"; then
-      server_port=$(grep -m1 '^listening on http://' "$log" | sed 's/.*://')
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "server $1 did not start" >&2
-  cat "$log" >&2
-  exit 1
+  server_port=$(listening_port "server $1" "$log" "$log") || exit 1
 }
 
 stop_server() {
@@ -89,8 +81,6 @@ stop_server() {
   server_pid=
 }
 trap '[ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null; true' EXIT
-
-. bench/lib.sh  # busy_cores, wait_quiet (we are at the root)
 
 # run_case ID fenix|peer SCENARIO [flags...]
 run_case() {

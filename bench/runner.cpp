@@ -39,31 +39,16 @@ json::object params_of(const options& o) {
     {"workers", o.workers}};
 }
 
-// Busy and total jiffies of the whole machine (/proc/stat "cpu" line).
-std::pair<double, double> machine_jiffies() {
-  std::ifstream in{"/proc/stat"};
-  std::string cpu;
-  double v[8] = {};
-  in >> cpu >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6] >> v[7];
-  double total = 0;
-  for (double x : v)
-    total += x;
-  return {total - v[3] - v[4], total};  // minus idle and iowait
-}
-
 // How busy the machine was during a run, in cores: the server, the load
 // generator and anything else on this shared machine together.
 class machine_meter {
 public:
-  machine_meter() : start_(machine_jiffies()) {}
+  machine_meter() : start_(machine_busy_jiffies()) {}
 
   void add_to(result& r) const {
-    auto end = machine_jiffies();
-    double busy = end.first - start_.first;
-    double total = end.second - start_.second;
-    if (total > 0)
-      r.params["machine_busy_cores"] =
-        busy / total * std::thread::hardware_concurrency();
+    if (auto busy = busy_cores_between(start_, machine_busy_jiffies());
+        busy >= 0)
+      r.params["machine_busy_cores"] = busy;
     std::ifstream load{"/proc/loadavg"};
     double one = 0;
     if (load >> one)

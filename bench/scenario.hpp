@@ -111,12 +111,6 @@ std::string app_session(const options& opts, const std::string& user);
 /// The app's GET /metrics as name -> value (empty if unavailable).
 std::vector<std::pair<std::string, double>> app_metrics(const options& opts);
 
-/// Busy and total jiffies of the whole machine (/proc/stat), to report how
-/// many cores were busy over a window (server, load generator and others).
-std::pair<double, double> machine_busy_jiffies();
-double busy_cores_between(const std::pair<double, double>& from,
-                          const std::pair<double, double>& to);
-
 /// Server CPU (percent of one core) between two snapshots, -1 if unknown.
 double server_cpu_util(const result& r, const std::string& from,
                        const std::string& to);

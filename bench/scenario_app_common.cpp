@@ -51,25 +51,6 @@ std::vector<std::pair<std::string, double>> app_metrics(const options& opts) {
   return out;
 }
 
-std::pair<double, double> machine_busy_jiffies() {
-  std::ifstream in{"/proc/stat"};
-  std::string cpu;
-  double v[8] = {};
-  in >> cpu >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6] >> v[7];
-  double total = 0;
-  for (double x : v)
-    total += x;
-  return {total - v[3] - v[4], total};  // minus idle and iowait
-}
-
-double busy_cores_between(const std::pair<double, double>& from,
-                          const std::pair<double, double>& to) {
-  double total = to.second - from.second;
-  if (total <= 0)
-    return -1;
-  return (to.first - from.first) / total * std::thread::hardware_concurrency();
-}
-
 double server_cpu_util(const result& r, const std::string& from,
                        const std::string& to) {
   auto* a = r.snapshot(from);

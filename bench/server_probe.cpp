@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <boost/json/parse.hpp>
 
@@ -138,6 +139,25 @@ std::optional<json::object> fetch_json(const std::string& host,
   if (ec || !v.is_object())
     return std::nullopt;
   return v.get_object();
+}
+
+std::pair<double, double> machine_busy_jiffies() {
+  std::ifstream in{"/proc/stat"};
+  std::string cpu;
+  double v[8] = {};
+  in >> cpu >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6] >> v[7];
+  double total = 0;
+  for (double x : v)
+    total += x;
+  return {total - v[3] - v[4], total};  // minus idle and iowait
+}
+
+double busy_cores_between(const std::pair<double, double>& from,
+                          const std::pair<double, double>& to) {
+  double total = to.second - from.second;
+  if (total <= 0)
+    return -1;
+  return (to.first - from.first) / total * std::thread::hardware_concurrency();
 }
 
 server_probe::server_probe(std::string host, std::uint16_t port, int pid)

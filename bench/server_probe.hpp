@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <boost/json/object.hpp>
 
@@ -35,6 +36,12 @@ std::optional<std::int64_t> context_switches(int pid);
 
 /// CPU time used by this process so far (user + system), in seconds.
 double self_cpu_seconds();
+
+/// Busy and total jiffies of the whole machine (/proc/stat), to report how
+/// many cores were busy over a window (server, load generator and others).
+std::pair<double, double> machine_busy_jiffies();
+double busy_cores_between(const std::pair<double, double>& from,
+                          const std::pair<double, double>& to);
 
 /// A blocking HTTP/1.1 request (Connection: close), bounded by `timeout`
 /// per send and receive; status 0 if no answer.

@@ -11,7 +11,6 @@
 
 #include "transport/client.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -30,7 +29,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include "transport/json_text.hpp"
 
 namespace fenix::transport {
 
@@ -377,19 +375,11 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
                                  : std::nullopt;
   }
 
-  // -- join_refs (refs_mtx_ held) ---------------------------------------------
-
-  auto find_topic(const std::string& topic) {
-    return std::find_if(join_refs_.begin(), join_refs_.end(),
-                        [&](auto& kv) { return kv.first == topic; });
-  }
-
   client_context::impl& ctx_;
   asio::strand<asio::io_context::executor_type> strand_;
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer rbuf_;
   std::string subprotocol_;  // set before the client is handed out
-  std::atomic<std::uint64_t> ref_counter_{0};
 
   // Strand only.
   std::vector<outbound> writing_;
@@ -409,10 +399,6 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
   std::vector<inbound> inbox_;  // taken from head_ on
   std::size_t head_ = 0;
   std::optional<int> close_code_;
-
-  // Guarded by refs_mtx_: topic -> join_ref (few topics per client).
-  mutable std::mutex refs_mtx_;
-  std::vector<std::pair<std::string, std::string>> join_refs_;
 };
 
 // -- ws_client ----------------------------------------------------------------
@@ -464,78 +450,6 @@ void ws_client::send_text(std::string data) {
 
 void ws_client::send_binary(std::string data) {
   impl_->post_out({std::move(data), impl::out_kind::binary, 0});
-}
-
-std::string ws_client::make_ref() {
-  return std::to_string(++impl_->ref_counter_);
-}
-
-std::string ws_client::send_v2(const opt_string& join_ref,
-                               const std::string& ref, std::string_view topic,
-                               std::string_view event,
-                               const json::value& payload) {
-  std::string out{"["};
-  json_text::append_opt(out, join_ref);
-  out.push_back(',');
-  json_text::append_string(out, ref);
-  out.push_back(',');
-  json_text::append_string(out, topic);
-  out.push_back(',');
-  json_text::append_string(out, event);
-  out.push_back(',');
-  json_text::append_value(out, payload);
-  out.push_back(']');
-  send_text(std::move(out));
-  return ref;
-}
-
-std::string ws_client::join(const std::string& topic, json::value params) {
-  auto ref = make_ref();
-  {
-    std::lock_guard<std::mutex> guard{impl_->refs_mtx_};
-    if (auto i = impl_->find_topic(topic); i != impl_->join_refs_.end())
-      i->second = ref;
-    else
-      impl_->join_refs_.emplace_back(topic, ref);
-  }
-  return send_v2(ref, ref, topic, "phx_join", params);
-}
-
-opt_string ws_client::join_ref(const std::string& topic) const {
-  std::lock_guard<std::mutex> guard{impl_->refs_mtx_};
-  auto i = impl_->find_topic(topic);
-  return i == impl_->join_refs_.end() ? std::nullopt : opt_string{i->second};
-}
-
-std::string ws_client::push(const std::string& topic, const std::string& event,
-                            json::value payload) {
-  return send_v2(join_ref(topic), make_ref(), topic, event, payload);
-}
-
-std::string ws_client::push_binary(const std::string& topic,
-                                   const std::string& event,
-                                   std::string bytes) {
-  auto ref = make_ref();
-  send_binary(encode_client_binary(join_ref(topic).value_or(""), ref, topic,
-                                   event, bytes));
-  return ref;
-}
-
-std::string ws_client::leave(const std::string& topic) {
-  opt_string jr;
-  {
-    std::lock_guard<std::mutex> guard{impl_->refs_mtx_};
-    if (auto i = impl_->find_topic(topic); i != impl_->join_refs_.end()) {
-      jr = std::move(i->second);
-      impl_->join_refs_.erase(i);
-    }
-  }
-  return send_v2(jr, make_ref(), topic, "phx_leave", json::object{});
-}
-
-std::string ws_client::heartbeat() {
-  return send_v2(std::nullopt, make_ref(), "phoenix", "heartbeat",
-                 json::object{});
 }
 
 std::optional<message> ws_client::next(std::chrono::milliseconds timeout) {

@@ -36,10 +36,12 @@
 /// drop TCP (at most `connect_timeout`).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -187,7 +189,12 @@ private:
                       std::string_view topic, std::string_view event,
                       const json::value& payload);
 
-  std::shared_ptr<impl> impl_;
+  std::shared_ptr<impl> impl_;  // the Beast side (client.cpp)
+
+  // The Phoenix side (client_wire.cpp): refs and join_refs, any thread.
+  std::atomic<std::uint64_t> ref_counter_{0};
+  mutable std::mutex refs_mtx_;
+  std::vector<std::pair<std::string, std::string>> join_refs_;  // few
 };
 
 /// The outcome of a connect: a client, or why there is none.

@@ -17,11 +17,11 @@ import {createHmac} from "node:crypto"
 import {existsSync, mkdtempSync, rmSync} from "node:fs"
 import os from "node:os"
 import path from "node:path"
-import {test} from "node:test"
+import {test, before, after, afterEach} from "node:test"
 import assert from "node:assert/strict"
 import {
   BUILD_DIR, waitFor, newSocket, RawClient, tryUpgrade, pollUntil,
-  startProcess,
+  startProcess, closeAll,
 } from "./helpers.mjs"
 
 export const SECRET = "test-secret"
@@ -84,6 +84,29 @@ export async function startApp(app, opts = {}) {
   const server = await startProcess(appBin(app), args, `fenix-${app}`)
   server.app = app
   return server
+}
+
+/// Registers the hooks of an app's test file: fenix-APP starts before the
+/// tests (on a fresh temp database), clients are closed after each test,
+/// and the app must exit with code 0 when stopped. `started` gets the app.
+///
+///   let app
+///   useApp("chat", started => { app = started })
+export function useApp(name, started) {
+  let app
+  before(async () => {
+    app = await startApp(name, {db: tempDb(name)})
+    started(app)
+  })
+  afterEach(async () => { await closeAll() })
+  after(async () => {
+    await closeAll()
+    if (app) {
+      const exit = await app.stop()
+      assert.deepEqual(exit, {code: 0, signal: null},
+        `fenix-${name} exit status; stderr: ${app.stderr}`)
+    }
+  })
 }
 
 /// POST /api/session with `body` (an object is JSON-encoded, a string is

@@ -1,28 +1,18 @@
 // fenix-chat against its contract (docs/apps.md "Common to both apps" and
 // "Chat"), driven by the official phoenix client and raw `ws` clients.
 
-import {test, before, after, afterEach} from "node:test"
+import {test} from "node:test"
 import assert from "node:assert/strict"
 import {
   joinChannel, pushAndWait, recordMessages, closeAll, waitFor, expectNone,
   Presence, RawClient,
 } from "./helpers.mjs"
 import {
-  startApp, tempDb, tokenFor, connectUser, defineCommonTests,
+  useApp, startApp, tempDb, tokenFor, connectUser, defineCommonTests,
 } from "./app_helpers.mjs"
 
 let app
-
-before(async () => { app = await startApp("chat", {db: tempDb("chat")}) })
-afterEach(async () => { await closeAll() })
-after(async () => {
-  await closeAll()
-  if (app) {
-    const exit = await app.stop()
-    assert.deepEqual(exit, {code: 0, signal: null},
-      `fenix-chat exit status; stderr: ${app.stderr}`)
-  }
-})
+useApp("chat", started => { app = started })
 
 defineCommonTests("chat", () => app, () => "room:common")
 

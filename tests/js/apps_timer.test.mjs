@@ -1,27 +1,17 @@
 // fenix-timer against its contract (docs/apps.md "Common to both apps" and
 // "Timer"), driven by the official phoenix client and raw `ws` clients.
 
-import {test, before, after, afterEach} from "node:test"
+import {test} from "node:test"
 import assert from "node:assert/strict"
 import {
   joinChannel, pushAndWait, recordMessages, closeAll, expectNone, RawClient,
 } from "./helpers.mjs"
 import {
-  startApp, tempDb, tokenFor, connectUser, defineCommonTests,
+  useApp, startApp, tempDb, tokenFor, connectUser, defineCommonTests,
 } from "./app_helpers.mjs"
 
 let app
-
-before(async () => { app = await startApp("timer", {db: tempDb("timer")}) })
-afterEach(async () => { await closeAll() })
-after(async () => {
-  await closeAll()
-  if (app) {
-    const exit = await app.stop()
-    assert.deepEqual(exit, {code: 0, signal: null},
-      `fenix-timer exit status; stderr: ${app.stderr}`)
-  }
-})
+useApp("timer", started => { app = started })
 
 defineCommonTests("timer", () => app, user => `timers:${user}`)
 
