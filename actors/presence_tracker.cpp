@@ -153,34 +153,12 @@ std::shared_ptr<const std::string> rendered_state(tracker_actor* self,
 }
 
 // The presence_state push of `text` as `how.ser` frames it (V2 JSON if
-// null). The serializer frames the push with the payloads 0 and 1: the bytes
-// the two share around that one differing digit are the frame around the
-// payload, so the state is copied in once rather than parsed back into a
-// tree and serialized again. A serializer that does not embed the JSON
-// payload verbatim gets it parsed.
+// null): the rendered state is copied in, not parsed back into a tree.
 frame state_frame(const presence_push& how, const std::string& topic,
                   const std::string& text) {
   auto& ser = how.ser ? *how.ser : serializer_for(protocol_version::v2);
-  const char* event = "presence_state";
-  auto zero = ser.encode_push(how.join_ref, topic, event, json::value(0));
-  auto one = ser.encode_push(how.join_ref, topic, event, json::value(1));
-  if (!zero.binary && !one.binary && zero.data && one.data
-      && zero.size() == one.size()) {
-    auto& a = *zero.data;
-    auto& b = *one.data;
-    auto at = std::mismatch(a.begin(), a.end(), b.begin()).first - a.begin();
-    auto n = static_cast<std::size_t>(at);
-    if (n < a.size() && a[n] == '0' && b[n] == '1'
-        && a.compare(n + 1, std::string::npos, b, n + 1) == 0) {
-      std::string out;
-      out.reserve(a.size() - 1 + text.size());
-      out.append(a, 0, n);
-      out += text;
-      out.append(a, n + 1, std::string::npos);
-      return make_frame(std::move(out));
-    }
-  }
-  return ser.encode_push(how.join_ref, topic, event, json::parse(text));
+  return ser.encode_json_text(how.join_ref, std::nullopt, topic,
+                              "presence_state", text);
 }
 
 // Answers the joiners waiting for `topic`: one rendering, one frame per

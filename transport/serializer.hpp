@@ -47,6 +47,13 @@ public:
                        std::string_view topic, std::string_view event,
                        const payload& p) const = 0;
 
+  /// Like encode, with a payload that is JSON text already (rendered once
+  /// and shared, e.g. a presence_state): it is copied in, not re-parsed.
+  virtual frame encode_json_text(const opt_string& join_ref,
+                                 const opt_string& ref, std::string_view topic,
+                                 std::string_view event,
+                                 std::string_view payload_json) const = 0;
+
   /// A reply: `[join_ref, ref, topic, "phx_reply", {status, response}]`.
   virtual frame encode_reply(const opt_string& join_ref, const opt_string& ref,
                              std::string_view topic, reply_status status,

@@ -55,14 +55,31 @@ public:
                std::string_view event, const payload& p) const override {
     if (p.is_binary())
       throw std::invalid_argument("V1 cannot carry binary payloads");
+    return text_frame(ref, topic, event, 64, [&](std::string& out) {
+      json_text::append_value(out, p.json());
+    });
+  }
+
+  frame encode_json_text(const opt_string&, const opt_string& ref,
+                         std::string_view topic, std::string_view event,
+                         std::string_view payload_json) const override {
+    return text_frame(ref, topic, event, 64 + payload_json.size(),
+                      [&](std::string& out) { out += payload_json; });
+  }
+
+  // `{"topic","event","payload","ref"}`, the payload written by `body`.
+  template <class Body>
+  static frame text_frame(const opt_string& ref, std::string_view topic,
+                          std::string_view event, std::size_t reserve,
+                          Body body) {
     std::string out;
-    out.reserve(64 + topic.size() + event.size());
+    out.reserve(reserve + topic.size() + event.size());
     out += "{\"topic\":";
     json_text::append_string(out, topic);
     out += ",\"event\":";
     json_text::append_string(out, event);
     out += ",\"payload\":";
-    json_text::append_value(out, p.json());
+    body(out);
     out += ",\"ref\":";
     json_text::append_opt(out, ref);
     out.push_back('}');

@@ -59,8 +59,25 @@ public:
       return make_frame(
         v2_binary::encode_push(*join_ref, topic, event, p.bytes()), true);
     }
+    return text_frame(join_ref, ref, topic, event, 64, [&](std::string& out) {
+      json_text::append_value(out, p.json());
+    });
+  }
+
+  frame encode_json_text(const opt_string& join_ref, const opt_string& ref,
+                         std::string_view topic, std::string_view event,
+                         std::string_view payload_json) const override {
+    return text_frame(join_ref, ref, topic, event, 64 + payload_json.size(),
+                      [&](std::string& out) { out += payload_json; });
+  }
+
+  // `[join_ref, ref, topic, event, PAYLOAD]`, the payload written by `body`.
+  template <class Body>
+  static frame text_frame(const opt_string& join_ref, const opt_string& ref,
+                          std::string_view topic, std::string_view event,
+                          std::size_t reserve, Body body) {
     std::string out;
-    out.reserve(64 + topic.size() + event.size());
+    out.reserve(reserve + topic.size() + event.size());
     out.push_back('[');
     json_text::append_opt(out, join_ref);
     out.push_back(',');
@@ -70,7 +87,7 @@ public:
     out.push_back(',');
     json_text::append_string(out, event);
     out.push_back(',');
-    json_text::append_value(out, p.json());
+    body(out);
     out.push_back(']');
     return make_frame(std::move(out));
   }

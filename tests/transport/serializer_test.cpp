@@ -449,3 +449,17 @@ TEST_CASE("frames are shared, not copied", "[transport][serializer]") {
   CHECK(m.binary);
   CHECK(*m.data == "abc");
 }
+
+TEST_CASE("a payload given as JSON text frames like the same payload parsed") {
+  const std::string text =
+    R"({"alice":{"metas":[{"phx_ref":"F1"}]},"b\"ob":{}})";
+  auto parsed = payload{boost::json::parse(text)};
+  for (auto* s : {&v1(), &v2()}) {
+    auto a = s->encode_json_text(opt_string{"4"}, std::nullopt, "room:1",
+                                 "presence_state", text);
+    auto b =
+      s->encode_push(opt_string{"4"}, "room:1", "presence_state", parsed);
+    CHECK(*a.data == *b.data);
+    CHECK_FALSE(a.binary);
+  }
+}
