@@ -8,8 +8,8 @@ namespace fenix::bench {
 
 using namespace std::chrono_literals;
 
-client_pool::client_pool(transport::client_context& ctx,
-                         transport::client_options base)
+client_pool::client_pool(client::client_context& ctx,
+                         client::client_options base)
   : ctx_(ctx),
     base_(std::move(base)) {}
 
@@ -49,8 +49,8 @@ client_pool::open_report client_pool::open(const spec& s, frame_fn on_frame) {
     auto opts = base_;
     opts.query = s.query ? s.query(i) : "vsn=2.0.0";
     opts.connect_timeout = 10s;
-    transport::async_connect(ctx_, std::move(opts),
-                             [this, i](transport::connect_result r) {
+    client::async_connect(ctx_, std::move(opts),
+                             [this, i](client::connect_result r) {
                                on_connected(i, std::move(r));
                              });
     if (s.progress && joined_ + failed_ >= next_progress) {
@@ -79,7 +79,7 @@ client_pool::open_report client_pool::open(const spec& s, frame_fn on_frame) {
   return rep;
 }
 
-void client_pool::on_connected(std::size_t i, transport::connect_result r) {
+void client_pool::on_connected(std::size_t i, client::connect_result r) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto& sl = slots_[i];
   if (!r) {
@@ -142,7 +142,7 @@ void client_pool::on_closed(std::size_t i) {
   cv_.notify_all();
 }
 
-transport::ws_client* client_pool::client(std::size_t i) const {
+client::ws_client* client_pool::client(std::size_t i) const {
   return i < ready_.size() ? ready_[i] : nullptr;
 }
 

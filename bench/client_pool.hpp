@@ -2,7 +2,7 @@
 /// rate with a bound on connects in flight, joins each to a topic, and
 /// hands every later frame (scanned, see wire.hpp) to one callback.
 ///
-///   transport::client_context ctx{1};
+///   client::client_context ctx{1};
 ///   client_pool pool{ctx, base_options};
 ///   client_pool::spec s;
 ///   s.count = 1000;
@@ -34,7 +34,7 @@
 
 #include "bench/histogram.hpp"
 #include "bench/wire.hpp"
-#include "transport/client.hpp"
+#include "fenix/client.hpp"
 
 namespace fenix::bench {
 
@@ -63,7 +63,7 @@ public:
     std::string first_error;  // of the failures, for the report
   };
 
-  client_pool(transport::client_context& ctx, transport::client_options base);
+  client_pool(client::client_context& ctx, client::client_options base);
   ~client_pool();
 
   client_pool(const client_pool&) = delete;
@@ -76,7 +76,7 @@ public:
   std::size_t size() const { return slots_.size(); }
 
   /// The client at `i` if it joined (valid after open()), else nullptr.
-  transport::ws_client* client(std::size_t i) const;
+  client::ws_client* client(std::size_t i) const;
 
   /// The join_ref of client `i`'s topic.
   const std::string& join_ref(std::size_t i) const;
@@ -98,7 +98,7 @@ private:
   enum class state : unsigned char { connecting, joining, joined, failed };
 
   struct slot {
-    std::unique_ptr<transport::ws_client> client;
+    std::unique_ptr<client::ws_client> client;
     std::string join_ref;
     std::int64_t started_ns = 0;
     std::int64_t joined_ns = 0;
@@ -106,17 +106,17 @@ private:
     bool ended = false;
   };
 
-  void on_connected(std::size_t i, transport::connect_result r);
+  void on_connected(std::size_t i, client::connect_result r);
   void on_frame(std::size_t i, std::string_view data, bool binary);
   void on_closed(std::size_t i);
   void settle(std::size_t i, bool ok, const std::string& error);  // mtx_ held
 
-  transport::client_context& ctx_;
-  transport::client_options base_;
+  client::client_context& ctx_;
+  client::client_options base_;
   std::string topic_;
   frame_fn on_frame_;
   std::vector<slot> slots_;
-  std::vector<transport::ws_client*> ready_;  // set at the end of open()
+  std::vector<client::ws_client*> ready_;  // set at the end of open()
 
   mutable std::mutex mtx_;
   std::condition_variable cv_;

@@ -152,8 +152,8 @@ result run_coordinator(const options& opts) {
 
 }  // namespace
 
-transport::client_options base_options(const options& opts) {
-  transport::client_options c;
+client::client_options base_options(const options& opts) {
+  client::client_options c;
   c.host = opts.host;
   c.port = opts.port;
   c.path = opts.path;

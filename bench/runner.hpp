@@ -20,7 +20,7 @@
 
 #include "bench/options.hpp"
 #include "bench/result.hpp"
-#include "transport/client.hpp"
+#include "fenix/client.hpp"
 
 namespace fenix::bench {
 
@@ -32,7 +32,7 @@ result run_scenario(const options& opts);
 int run_worker(const options& opts);
 
 /// Client options for the server in `opts` (host, port, path).
-transport::client_options base_options(const options& opts);
+client::client_options base_options(const options& opts);
 
 /// "fenix-bench SCENARIO flags...", for reports.
 std::string command_line(const options& opts);

@@ -41,7 +41,7 @@ constexpr std::size_t history_size = 50;  // apps.md: the last 50
 constexpr auto heartbeat_every = 20s;
 
 struct publisher {
-  transport::ws_client* client = nullptr;
+  client::ws_client* client = nullptr;
   std::string join_ref;
   std::uint64_t id = 0;  // global publisher index = pool index
   std::mutex mtx;        // send order = sequence order; guards sent_ns
@@ -109,17 +109,17 @@ void send_next(publisher& p, const options& o) {
 std::vector<std::string> history_of(const options& o, const std::string& user,
                                     std::string& error) {
   std::vector<std::string> ids;
-  transport::client_context cctx{1};
+  client::client_context cctx{1};
   auto co = base_options(o);
   co.query = "vsn=2.0.0&token=" + app_session(o, user);
-  auto r = transport::connect(cctx, co);
+  auto r = client::connect(cctx, co);
   if (!r) {
     error = "connect: " + r.error;
     return ids;
   }
   auto ref = r.client->join(o.topic);
   auto reply = r.client->wait_reply(ref, 10s);
-  if (!reply || transport::status_of(*reply) != "ok") {
+  if (!reply || client::status_of(*reply) != "ok") {
     error = "join failed";
     return ids;
   }
@@ -147,7 +147,7 @@ result run_app_chat(run_context& ctx) {
   for (std::size_t i = 0; i < n; ++i)
     tokens[i] = app_session(o, "u" + std::to_string(i));
 
-  transport::client_context cctx{1};
+  client::client_context cctx{1};
   client_pool pool{cctx, base_options(o)};
   delivery_log log{n, np};
   std::mutex mtx;  // guards log and reply_rtt

@@ -93,8 +93,8 @@ result run_app_timer(run_context& ctx) {
   const std::size_t total = users * per_user;
   ctx.sync("start", 0ms);
 
-  transport::client_context cctx{1};
-  std::vector<std::unique_ptr<transport::ws_client>> socks(users);
+  client::client_context cctx{1};
+  std::vector<std::unique_ptr<client::ws_client>> socks(users);
   std::vector<std::string> topics(users), join_refs(users);
   std::vector<timer_slot> slots(total);
   std::unordered_map<std::string, std::size_t> by_id;
@@ -188,14 +188,14 @@ result run_app_timer(run_context& ctx) {
     topics[k] = "timers:" + user;
     auto co = base_options(o);
     co.query = "vsn=2.0.0&token=" + app_session(o, user);
-    auto r = transport::connect(cctx, co);
+    auto r = client::connect(cctx, co);
     if (!r) {
       ++join_failures;
       continue;
     }
     join_refs[k] = r.client->join(topics[k]);
     auto reply = r.client->wait_reply(join_refs[k], 10s);
-    if (!reply || transport::status_of(*reply) != "ok") {
+    if (!reply || client::status_of(*reply) != "ok") {
       ++join_failures;
       continue;
     }
@@ -278,11 +278,11 @@ result run_app_timer(run_context& ctx) {
   if (users > 0) {
     auto co = base_options(o);
     co.query = "vsn=2.0.0&token=" + app_session(o, "u0");
-    auto r = transport::connect(cctx, co);
+    auto r = client::connect(cctx, co);
     if (r) {
       auto ref = r.client->join("timers:u0");
       auto reply = r.client->wait_reply(ref, 10s);
-      if (reply && transport::status_of(*reply) == "ok") {
+      if (reply && client::status_of(*reply) == "ok") {
         auto& timers = reply->payload.object()
                          .at("response")
                          .as_object()

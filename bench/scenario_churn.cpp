@@ -12,7 +12,7 @@
 #include "bench/scenario.hpp"
 #include "bench/server_probe.hpp"
 #include "bench/wire.hpp"
-#include "transport/client.hpp"
+#include "fenix/client.hpp"
 
 namespace fenix::bench {
 
@@ -23,7 +23,7 @@ namespace {
 // The loops; every callback runs on the one io thread.
 class churn_driver {
 public:
-  churn_driver(transport::client_context& ctx, transport::client_options base,
+  churn_driver(client::client_context& ctx, client::client_options base,
                std::string topic, std::size_t loops)
     : ctx_(ctx),
       base_(std::move(base)),
@@ -70,7 +70,7 @@ public:
 
 private:
   struct loop {
-    std::unique_ptr<transport::ws_client> client;
+    std::unique_ptr<client::ws_client> client;
     std::string join_ref;
     std::string leave_ref;
     std::int64_t started_ns = 0;
@@ -81,13 +81,13 @@ private:
   void start(std::size_t k) {
     loops_[k].started_ns = now_ns();
     loops_[k].left = false;
-    transport::async_connect(ctx_, base_,
-                             [this, k](transport::connect_result r) {
+    client::async_connect(ctx_, base_,
+                             [this, k](client::connect_result r) {
                                on_connected(k, std::move(r));
                              });
   }
 
-  void on_connected(std::size_t k, transport::connect_result r) {
+  void on_connected(std::size_t k, client::connect_result r) {
     if (!r)
       return finish(k, false, r.error);
     auto& l = loops_[k];
@@ -152,8 +152,8 @@ private:
       start(k);
   }
 
-  transport::client_context& ctx_;
-  transport::client_options base_;
+  client::client_context& ctx_;
+  client::client_options base_;
   std::string topic_;
   std::vector<loop> loops_;
 
@@ -174,7 +174,7 @@ result run_churn(run_context& ctx) {
   auto& o = ctx.opts;
   auto cycles = ctx.share(o.count);
   auto loops = std::max<std::size_t>(1, ctx.share(o.inflight));
-  transport::client_context cctx{1};
+  client::client_context cctx{1};
   churn_driver driver{cctx, base_options(o), o.topic, loops};
   ctx.sync("start", 500ms);
   auto cpu0 = self_cpu_seconds();

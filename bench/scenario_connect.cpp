@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 result run_connect(run_context& ctx) {
   auto& o = ctx.opts;
   auto n = ctx.share(o.clients);
-  transport::client_context cctx{1};
+  client::client_context cctx{1};
   client_pool pool{cctx, base_options(o)};
   ctx.sync("start", 0ms);
 

@@ -23,7 +23,7 @@ result run_echo(run_context& ctx) {
   auto n = ctx.share(o.clients);
   auto first = ctx.offset(o.clients);
   bool closed_loop = o.rate <= 0;
-  transport::client_context cctx{1};
+  client::client_context cctx{1};
   client_pool pool{cctx, base_options(o)};
   senders snd{o.topic, "echo", o.payload};
   histogram rtt;

@@ -80,7 +80,7 @@ result run_fanout(run_context& ctx) {
   auto& o = ctx.opts;
   auto l = make_layout(ctx);
   bool closed_loop = o.rate <= 0;
-  transport::client_context cctx{1};
+  client::client_context cctx{1};
   client_pool pool{cctx, base_options(o)};
   // --publish-port (fanout): the publishers in a pool of their own on
   // another node; `pool` then holds the receivers only (index - publishers).

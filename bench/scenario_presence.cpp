@@ -77,7 +77,7 @@ result run_presence(run_context& ctx) {
   auto total = o.clients;
   auto n = ctx.share(total);
   auto first = ctx.offset(total);
-  transport::client_context cctx{1};
+  client::client_context cctx{1};
   client_pool pool{cctx, base_options(o)};
   std::vector<roster> rosters(n);
   for (auto& ro : rosters)

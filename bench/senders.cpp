@@ -23,7 +23,7 @@ senders::senders(std::string topic, std::string event,
     event_(std::move(event)),
     payload_bytes_(payload_bytes) {}
 
-std::size_t senders::add(transport::ws_client* client, std::string join_ref,
+std::size_t senders::add(client::ws_client* client, std::string join_ref,
                          std::uint64_t id) {
   auto s = std::make_unique<sender>();
   s->client = client;

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "bench/histogram.hpp"
-#include "transport/client.hpp"
+#include "fenix/client.hpp"
 
 namespace fenix::bench {
 
@@ -37,7 +37,7 @@ public:
   senders(std::string topic, std::string event, std::size_t payload_bytes);
 
   /// Adds a sender; returns its local index.
-  std::size_t add(transport::ws_client* client, std::string join_ref,
+  std::size_t add(client::ws_client* client, std::string join_ref,
                   std::uint64_t id);
 
   std::size_t size() const { return list_.size(); }
@@ -74,7 +74,7 @@ public:
 
 private:
   struct sender {
-    transport::ws_client* client = nullptr;
+    client::ws_client* client = nullptr;
     std::string join_ref;
     std::uint64_t id = 0;
     std::mutex mtx;

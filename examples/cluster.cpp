@@ -11,8 +11,8 @@
 #include <ctime>
 #include <iostream>
 
-#include "actors/cluster.hpp"
-#include "actors/fenix.hpp"
+#include "fenix/cluster.hpp"
+#include "fenix/fenix.hpp"
 
 // The channel knows nothing of the cluster: broadcast and track are the
 // same calls as on a single node.

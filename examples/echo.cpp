@@ -8,7 +8,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/fenix.hpp"
+#include "fenix/fenix.hpp"
 
 caf::behavior echo(fenix::channel*) {
   return {

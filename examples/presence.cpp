@@ -11,7 +11,7 @@
 #include <caf/all.hpp>
 #include <chrono>
 
-#include "actors/fenix.hpp"
+#include "fenix/fenix.hpp"
 
 caf::behavior lobby(fenix::channel* self) {
   auto user = std::make_shared<std::string>();

@@ -7,7 +7,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/fenix.hpp"
+#include "fenix/fenix.hpp"
 
 caf::behavior room(fenix::channel* self) {
   return {

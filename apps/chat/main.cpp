@@ -11,7 +11,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/fenix.hpp"
+#include "fenix/fenix.hpp"
 #include "apps/chat/room_channel.hpp"
 #include "apps/chat/room_store.hpp"
 #include "apps/common/app.hpp"

@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
-#include "actors/atoms.hpp"
+#include "fenix/atoms.hpp"
 #include "apps/chat/room_store.hpp"
 #include "apps/common/app.hpp"
 

@@ -6,7 +6,7 @@
 #include <caf/actor.hpp>
 #include <caf/behavior.hpp>
 
-#include "actors/channel.hpp"
+#include "fenix/channel.hpp"
 
 namespace fenix::apps::chat {
 

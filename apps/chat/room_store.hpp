@@ -15,7 +15,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/atom.hpp>
 
-#include "actors/types.hpp"
+#include "fenix/types.hpp"
 #include "apps/chat/message_store.hpp"
 
 namespace fenix::apps::chat {

@@ -25,8 +25,8 @@
 
 #include <caf/actor_system_config.hpp>
 
-#include "actors/cluster.hpp"
-#include "actors/endpoint.hpp"
+#include "fenix/cluster.hpp"
+#include "fenix/endpoint.hpp"
 
 namespace fenix::apps {
 

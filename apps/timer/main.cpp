@@ -6,7 +6,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/fenix.hpp"
+#include "fenix/fenix.hpp"
 #include "apps/common/app.hpp"
 #include "apps/timer/timer_channel.hpp"
 #include "apps/timer/user_timers.hpp"

@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
-#include "actors/atoms.hpp"
+#include "fenix/atoms.hpp"
 #include "apps/timer/user_timers.hpp"
 
 namespace fenix::apps::timer {

@@ -7,7 +7,7 @@
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
-#include "actors/atoms.hpp"
+#include "fenix/atoms.hpp"
 #include "apps/common/app.hpp"
 #include "apps/timer/timer_store.hpp"
 

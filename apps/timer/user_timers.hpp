@@ -16,8 +16,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/atom.hpp>
 
-#include "actors/pubsub.hpp"
-#include "actors/types.hpp"
+#include "fenix/pubsub.hpp"
+#include "fenix/types.hpp"
 
 namespace fenix::apps::timer {
 

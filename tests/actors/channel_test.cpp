@@ -6,8 +6,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/channel_test_kit.hpp"
-#include "actors/fenix.hpp"
+#include "fenix/testing/channel_test_kit.hpp"
+#include "fenix/fenix.hpp"
 
 using namespace std::chrono_literals;
 using fenix::json_object;

@@ -13,14 +13,15 @@
 
 #include <caf/all.hpp>
 
-#include "actors/fenix.hpp"
-#include "transport/client.hpp"
+#include "fenix/fenix.hpp"
+#include "fenix/client.hpp"
 
 using namespace std::chrono_literals;
 using fenix::json_object;
 using fenix::message;
 namespace json = boost::json;
 namespace tr = fenix::transport;
+namespace cl = fenix::client;
 
 namespace {
 
@@ -46,7 +47,7 @@ struct server {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<fenix::endpoint> ep;
-  tr::client_context ctx;
+  cl::client_context ctx;
 
   explicit server(fenix::endpoint_options opts = {}) {
     cfg.set("scheduler.max-threads", 2);
@@ -73,15 +74,15 @@ struct server {
     ep.reset();
   }
 
-  tr::client_options opts(std::string query = "vsn=2.0.0") {
-    tr::client_options o;
+  cl::client_options opts(std::string query = "vsn=2.0.0") {
+    cl::client_options o;
     o.port = ep->port();
     o.query = std::move(query);
     return o;
   }
 
-  std::unique_ptr<tr::ws_client> connect(std::string query = "vsn=2.0.0") {
-    auto r = tr::connect(ctx, opts(std::move(query)));
+  std::unique_ptr<cl::ws_client> connect(std::string query = "vsn=2.0.0") {
+    auto r = cl::connect(ctx, opts(std::move(query)));
     REQUIRE(r.client);
     return std::move(r.client);
   }
@@ -101,7 +102,7 @@ struct server {
 };
 
 std::string status(const std::optional<message>& m) {
-  return m ? tr::status_of(*m) : std::string{"<none>"};
+  return m ? cl::status_of(*m) : std::string{"<none>"};
 }
 
 // A raw TCP client that upgrades, joins, then never reads again.
@@ -161,14 +162,14 @@ TEST_CASE("upgrade refusals: origin, vsn, connect callback, not an upgrade",
   server s;
   auto o = s.opts();
   o.headers = {{"Origin", "http://notallowed.com"}};
-  CHECK(tr::connect(s.ctx, o).http_status == 403);
+  CHECK(cl::connect(s.ctx, o).http_status == 403);
   o.headers = {{"Origin", "https://example.com"}};
-  CHECK(tr::connect(s.ctx, o).http_status == 101);
+  CHECK(cl::connect(s.ctx, o).http_status == 101);
   for (auto vsn : {"vsn=3.0.0", "vsn=123.1.1", "vsn=garbage", "vsn=2.1.0"})
-    CHECK(tr::connect(s.ctx, s.opts(vsn)).http_status == 403);
-  CHECK(tr::connect(s.ctx, s.opts("vsn=2.0.0&reject=1")).http_status == 403);
-  CHECK(tr::connect(s.ctx, s.opts("vsn=2.0.0&reject=429")).http_status == 429);
-  CHECK(tr::connect(s.ctx, s.opts("")).http_status == 101);  // V1
+    CHECK(cl::connect(s.ctx, s.opts(vsn)).http_status == 403);
+  CHECK(cl::connect(s.ctx, s.opts("vsn=2.0.0&reject=1")).http_status == 403);
+  CHECK(cl::connect(s.ctx, s.opts("vsn=2.0.0&reject=429")).http_status == 429);
+  CHECK(cl::connect(s.ctx, s.opts("")).http_status == 101);  // V1
 }
 
 TEST_CASE("V1 clients get object frames without join_ref",
@@ -279,7 +280,7 @@ TEST_CASE("a reader that stops reading is cut off, others get everything",
   o.max_backpressure = 256 * 1024;
   server s{o};
   int fd = stalled_client(s.ep->port(), "room:flood");
-  std::vector<std::unique_ptr<tr::ws_client>> readers;
+  std::vector<std::unique_ptr<cl::ws_client>> readers;
   for (int i = 0; i < 5; ++i) {
     readers.push_back(s.connect());
     auto& c = readers.back();

@@ -13,11 +13,11 @@
 
 #include <caf/all.hpp>
 
-#include "actors/atoms.hpp"
-#include "actors/presence_tracker.hpp"
-#include "actors/pubsub.hpp"
-#include "actors/types.hpp"
-#include "transport/serializer.hpp"
+#include "fenix/atoms.hpp"
+#include "fenix/presence_tracker.hpp"
+#include "fenix/pubsub.hpp"
+#include "fenix/types.hpp"
+#include "fenix/protocol/serializer.hpp"
 
 using namespace std::chrono_literals;
 namespace json = boost::json;

@@ -17,8 +17,8 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/cluster.hpp"
-#include "actors/cluster_protocol.hpp"
+#include "fenix/cluster.hpp"
+#include "fenix/mesh/protocol.hpp"
 #include "apps/common/app.hpp"
 #include "cluster_helpers.hpp"
 
@@ -169,7 +169,7 @@ TEST_CASE("a hello without a sender is refused and the node stays up",
   REQUIRE(remote);
   // A well-formed hello (matching shard count) from a node nobody runs,
   // sent anonymously: BASP delivers it with no sender.
-  fenix::node_info ghost;
+  fenix::mesh::node_info ghost;
   ghost.address = "127.0.0.1:" + std::to_string(free_port());
   ghost.name = "ghost";
   ghost.incarnation = 42;

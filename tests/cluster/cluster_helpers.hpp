@@ -37,7 +37,7 @@
 
 #include <boost/json.hpp>
 
-#include "transport/client.hpp"
+#include "fenix/client.hpp"
 
 extern char** environ;
 
@@ -45,7 +45,7 @@ namespace cluster_test {
 
 using namespace std::chrono_literals;
 namespace json = boost::json;
-namespace tr = fenix::transport;
+namespace tr = fenix::client;
 using clock_type = std::chrono::steady_clock;
 
 /// Calls `pred` every 20 ms until it is true or `timeout` passed.

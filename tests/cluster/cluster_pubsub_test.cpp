@@ -8,8 +8,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/cluster.hpp"
-#include "actors/fenix.hpp"
+#include "fenix/cluster.hpp"
+#include "fenix/fenix.hpp"
 #include "cluster_helpers.hpp"
 
 using namespace cluster_test;

@@ -23,8 +23,8 @@
 
 #include <boost/json.hpp>
 
-#include "actors/cluster.hpp"
-#include "actors/fenix.hpp"
+#include "fenix/cluster.hpp"
+#include "fenix/fenix.hpp"
 
 namespace {
 

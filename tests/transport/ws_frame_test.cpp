@@ -8,9 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "transport/ws_frame.hpp"
+#include "fenix/transport/ws/frame.hpp"
 
 using namespace fenix::transport;
+using namespace fenix::transport::ws;
 
 namespace {
 

@@ -1,0 +1,165 @@
+/// A channel: one actor per joined topic per connection, written by the
+/// user as a function returning a CAF behavior (Phoenix.Channel).
+///
+///   caf::behavior room(fenix::channel* self) {
+///     return {
+///       [=](fenix::join_atom, const std::string& topic,
+///           const fenix::payload& params) {
+///         return fenix::join_result::ok({{"joined", true}});
+///       },
+///       [=](fenix::in_atom, const std::string& event,
+///           const fenix::payload& p) {
+///         self->broadcast(event, p);
+///         return fenix::reply::ok();
+///       },
+///       [=](fenix::terminate_atom, fenix::close_reason) { /* cleanup */ },
+///     };
+///   }
+///   endpoint.channel("room:*", room);
+///
+/// Messages a channel behavior may handle:
+/// - `(join_atom, topic, params) -> join_result` (required). A throw
+///   answers the client `{"reason":"join crashed"}`.
+/// - `(in_atom, event, payload) -> reply`, for every client event. Return
+///   reply::none() and answer later with `self->reply(ref, ...)` using
+///   `self->socket_ref()` taken during the handler. An event with no
+///   matching handler crashes the channel, as in Phoenix.
+/// - `(out_atom, event, payload)` for broadcasts of intercepted events
+///   (see intercept()); without such a handler they are pushed unchanged.
+/// - `(terminate_atom, close_reason)`, once, before the actor exits.
+/// - any other message (handle_info), e.g. timers or app actors' replies.
+///
+/// Lifetime: a throw in any handler ends the channel and the client gets
+/// phx_error; `stop()` or the client's phx_leave ends it with phx_close;
+/// the connection closing ends it with close_reason::closed.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+
+#include "fenix/types.hpp"
+#include "fenix/protocol/serializer.hpp"
+
+namespace fenix {
+
+class channel;
+namespace detail {
+struct endpoint_context;
+}  // namespace detail
+
+/// What users register: a function building the channel's behavior.
+using channel_fn = std::function<caf::behavior(channel*)>;
+
+/// Internal: everything a channel is spawned with.
+struct channel_init {
+  std::shared_ptr<detail::endpoint_context> ctx;
+  std::string topic;
+  std::string join_ref;
+  transport::connection_ptr conn;
+  const serializer* ser = nullptr;
+  json::object assigns;
+  std::string socket_id;
+  channel_fn fn;
+};
+
+class channel : public caf::event_based_actor {
+public:
+  channel(caf::actor_config& cfg, std::shared_ptr<channel_init> init);
+
+  // -- identity ---------------------------------------------------------------
+
+  const std::string& topic() const { return init_->topic; }
+  const std::string& join_ref() const { return init_->join_ref; }
+  const std::string& socket_id() const { return init_->socket_id; }
+
+  /// Values the connect callback assigned to the socket (e.g. "user"),
+  /// copied into the channel; the channel may change its copy.
+  json::object& assigns() { return init_->assigns; }
+  const json::object& assigns() const { return init_->assigns; }
+
+  // -- output to this client ----------------------------------------------------
+
+  /// Pushes an event to this client (`[join_ref, null, topic, event, p]`).
+  /// Pushes made during join go out right after the join reply.
+  void push(const std::string& event, payload p);
+
+  /// The message being handled, for replying later.
+  reply_ref socket_ref() const { return {current_ref_}; }
+
+  /// Replies to an earlier message (one message may get several replies).
+  void reply(const reply_ref& ref, const fenix::reply& r);
+
+  // -- broadcasts -------------------------------------------------------------------
+
+  /// To every subscriber of this topic, this client included.
+  void broadcast(const std::string& event, payload p);
+
+  /// To every subscriber of this topic but this channel.
+  void broadcast_from(const std::string& event, payload p);
+
+  /// Routes broadcasts of these events through this actor's
+  /// `(out_atom, event, payload)` handler. Call it in the join handler.
+  void intercept(std::vector<std::string> events);
+
+  // -- presence ---------------------------------------------------------------
+
+  /// Tracks this channel under `key` on its topic; `phx_ref` is added to
+  /// the meta. The entry goes away by itself when the channel exits.
+  /// Tracking the same key twice from one channel is an error (logged).
+  void track(const std::string& key, json::object meta);
+
+  /// Replaces the meta of `key`: one presence_diff with the old meta in
+  /// leaves and the new one (new phx_ref, phx_ref_prev) in joins.
+  void update(const std::string& key, json::object meta);
+
+  void untrack(const std::string& key);
+
+  /// Pushes `presence_state` with the topic's presence list. Call it after
+  /// every join (the JS Presence helper needs a fresh state per join).
+  void push_presence_state();
+
+  // -- deferred join ---------------------------------------------------------
+
+  /// Completes a join whose handler returned join_result::deferred().
+  void finish_join(const join_result& r);
+
+  // -- lifetime ------------------------------------------------------------------
+
+  /// Ends the channel gracefully: the client gets phx_close.
+  void stop();
+
+  caf::behavior make_behavior() override;
+
+  /// Internal: the endpoint this channel belongs to.
+  const std::shared_ptr<detail::endpoint_context>& context() const {
+    return init_->ctx;
+  }
+
+private:
+  void write(frame f);
+  void handle_join(const payload& params, const opt_string& join_ref,
+                   const opt_string& ref, caf::response_promise rp);
+  void complete_join(const join_result& r);
+  void handle_in(const std::string& event, const payload& p,
+                 const opt_string& ref);
+  void handle_out(const broadcast_ptr& b);
+  void finish(close_reason why);
+  void run_terminate(close_reason why);
+
+  std::shared_ptr<channel_init> init_;
+  caf::behavior user_;
+  opt_string current_ref_;
+  opt_string join_msg_ref_;             // ref of the phx_join message
+  opt_string join_msg_join_ref_;        // its join_ref (echoed in the reply)
+  caf::response_promise join_promise_;  // the socket waits on it
+  std::shared_ptr<const std::vector<std::string>> intercepts_;
+  std::vector<frame> pending_;  // pushes made before the join reply
+  bool joined_ = false;
+  bool terminated_ = false;
+  bool tracked_ = false;  // has presence entries to drop on exit
+};
+
+}  // namespace fenix

@@ -1,0 +1,52 @@
+/// Internal: the state an endpoint shares with its socket and channel
+/// actors (routes, options, PubSub, counters). Not part of the public API.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+
+#include "fenix/endpoint.hpp"
+#include "fenix/presence_tracker.hpp"
+#include "fenix/pubsub.hpp"
+#include "fenix/socket/topic_pattern.hpp"
+
+namespace fenix::detail {
+
+struct endpoint_context {
+  explicit endpoint_context(caf::actor_system& s) : sys(s) {}
+
+  caf::actor_system& sys;
+  endpoint_options opts;
+  std::vector<std::pair<socket::topic_pattern, channel_fn>> routes;
+  connect_fn connect;
+  std::unique_ptr<fenix::pubsub> ps;
+  std::unique_ptr<presence_tracker> presence;
+  std::atomic<std::uint64_t> channels{0};
+  std::atomic<std::uint64_t> messages_in{0};
+  std::atomic<std::uint64_t> messages_out{0};
+
+  /// Stops the PubSub and presence actors.
+  void shutdown() {
+    if (presence)
+      presence->shutdown();
+    if (ps)
+      ps->shutdown();
+  }
+
+  /// The channel function for `topic`, or nullptr (unmatched topic).
+  const channel_fn* find_route(const std::string& topic) const {
+    for (auto& [pattern, fn] : routes)
+      if (pattern.matches(topic))
+        return &fn;
+    return nullptr;
+  }
+};
+
+/// Creates the shared state with its PubSub and presence actors.
+std::shared_ptr<endpoint_context> make_endpoint_context(caf::actor_system& sys,
+                                                        endpoint_options opts);
+
+}  // namespace fenix::detail

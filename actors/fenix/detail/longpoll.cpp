@@ -1,0 +1,325 @@
+#include "fenix/detail/longpoll.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/json.hpp>
+#include <caf/all.hpp>
+
+#include "fenix/atoms.hpp"
+#include "fenix/socket/authorize.hpp"
+#include "fenix/detail/endpoint_context.hpp"
+#include "fenix/socket/socket.hpp"
+
+namespace fenix::detail {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using transport::http_request;
+using transport::http_responder;
+using transport::http_response;
+
+constexpr std::size_t max_lines = 100;
+
+http_response lp_json(json::object body) {
+  auto r = http_response::json(200, json::serialize(body));
+  r.headers.emplace("cache-control", "no-store");
+  r.headers.emplace("access-control-allow-origin", "*");
+  return r;
+}
+
+http_response lp_status(int status) {
+  return lp_json(json::object{{"status", status}});
+}
+
+std::string random_token() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 4; ++i) {
+    auto v = rng();
+    for (int k = 0; k < 16; ++k, v >>= 4)
+      out.push_back(hex[v & 15]);
+  }
+  return out;
+}
+
+// One long-poll session: the socket actor's connection.
+class lp_session final : public transport::connection,
+                         public std::enable_shared_from_this<lp_session> {
+public:
+  lp_session(std::string token, http_request req, std::size_t max_bytes)
+    : token_(std::move(token)),
+      request_(std::move(req)),
+      max_bytes_(max_bytes),
+      last_poll_(clock_type::now()) {}
+
+  void send(frame f) override {
+    if (f.binary)
+      return;  // long poll carries text frames only
+    http_responder r;
+    json::array msgs;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (closed_)
+        return;
+      bytes_ += f.size();
+      buffer_.push_back(*f.data);
+      if (bytes_ > max_bytes_) {
+        std::cerr << "fenix: long-poll session over its buffer, closing\n";
+        closed_ = true;
+      }
+      if (!held_)
+        return;
+      r = std::move(held_);
+      held_ = nullptr;
+      msgs = take_locked();
+    }
+    respond_messages(r, std::move(msgs));
+  }
+
+  void close(transport::close_code, std::string) override {
+    http_responder r;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      closed_ = true;
+      r = std::move(held_);
+      held_ = nullptr;
+    }
+    if (r)
+      r(lp_status(410));
+  }
+
+  void consumed(std::size_t) override {}
+
+  const http_request& request() const override { return request_; }
+
+  /// A poll: answers at once if messages wait, else holds the responder.
+  void poll(http_responder r) {
+    json::array msgs;
+    http_responder previous;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      last_poll_ = clock_type::now();
+      if (closed_) {
+        msgs = take_locked();
+        if (msgs.empty()) {
+          r(lp_status(410));
+          return;
+        }
+      } else if (buffer_.empty()) {
+        previous = std::move(held_);  // a second poll replaces the first
+        held_ = std::move(r);
+        held_since_ = last_poll_;
+        r = nullptr;
+      } else {
+        msgs = take_locked();
+      }
+    }
+    if (previous)
+      previous(lp_json(json::object{
+        {"status", 204}, {"token", token_}, {"messages", json::array{}}}));
+    if (r)
+      respond_messages(r, std::move(msgs));
+  }
+
+  /// Answers a held poll past `window` with 204; true if the session is
+  /// dead (closed, or not polled for `max_idle`).
+  bool sweep(clock_type::time_point now, clock_type::duration window,
+             clock_type::duration max_idle) {
+    http_responder r;
+    bool dead;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (held_ && now - held_since_ >= window) {
+        r = std::move(held_);
+        held_ = nullptr;
+        last_poll_ = now;
+      }
+      dead = closed_ || (!held_ && now - last_poll_ >= max_idle);
+    }
+    if (r)
+      r(lp_json(json::object{
+        {"status", 204}, {"token", token_}, {"messages", json::array{}}}));
+    return dead;
+  }
+
+  const std::string& token() const { return token_; }
+  caf::actor actor;
+
+private:
+  json::array take_locked() {
+    json::array out;
+    for (auto& m : buffer_)
+      out.emplace_back(m);
+    buffer_.clear();
+    bytes_ = 0;
+    return out;
+  }
+
+  void respond_messages(const http_responder& r, json::array msgs) {
+    int status = msgs.empty() ? 204 : 200;
+    r(lp_json(json::object{
+      {"status", status}, {"token", token_}, {"messages", std::move(msgs)}}));
+  }
+
+  std::string token_;
+  http_request request_;
+  std::size_t max_bytes_;
+  std::mutex mtx_;
+  std::deque<std::string> buffer_;
+  std::size_t bytes_ = 0;
+  http_responder held_;
+  clock_type::time_point held_since_;
+  clock_type::time_point last_poll_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+struct longpoll::impl {
+  std::shared_ptr<endpoint_context> ctx;
+  std::mutex mtx;
+  std::unordered_map<std::string, std::shared_ptr<lp_session>> sessions;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread sweeper;
+
+  std::shared_ptr<lp_session> find(const std::string& token) {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto i = sessions.find(token);
+    return i == sessions.end() ? nullptr : i->second;
+  }
+
+  void end(const std::shared_ptr<lp_session>& s) {
+    s->close(transport::close_code::going_away, {});
+    caf::anon_send(s->actor, closed_atom::value);
+  }
+
+  void sweep_loop() {
+    auto window = ctx->opts.longpoll_window;
+    std::unique_lock<std::mutex> guard{mtx};
+    while (!stopping) {
+      cv.wait_for(guard, std::chrono::milliseconds(100));
+      std::vector<std::shared_ptr<lp_session>> all;
+      for (auto& [t, s] : sessions)
+        all.push_back(s);
+      guard.unlock();
+      auto now = clock_type::now();
+      std::vector<std::shared_ptr<lp_session>> dead;
+      for (auto& s : all)
+        if (s->sweep(now, window, window * 3 / 2))
+          dead.push_back(s);
+      guard.lock();
+      for (auto& s : dead)
+        sessions.erase(s->token());
+      guard.unlock();
+      for (auto& s : dead)
+        end(s);
+      guard.lock();
+    }
+  }
+};
+
+longpoll::longpoll(std::shared_ptr<endpoint_context> ctx)
+  : impl_(std::make_shared<impl>()) {
+  impl_->ctx = std::move(ctx);
+  impl_->sweeper = std::thread{[i = impl_.get()] { i->sweep_loop(); }};
+}
+
+longpoll::~longpoll() {
+  stop();
+}
+
+void longpoll::stop() {
+  std::vector<std::shared_ptr<lp_session>> all;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    if (impl_->stopping)
+      return;
+    impl_->stopping = true;
+    for (auto& [t, s] : impl_->sessions)
+      all.push_back(s);
+    impl_->sessions.clear();
+  }
+  impl_->cv.notify_all();
+  if (impl_->sweeper.joinable())
+    impl_->sweeper.join();
+  for (auto& s : all)
+    impl_->end(s);
+}
+
+void longpoll::handle(const http_request& req, http_responder respond) {
+  if (req.method == "OPTIONS") {
+    auto r = http_response::empty(200);
+    r.headers.emplace("access-control-allow-origin", "*");
+    r.headers.emplace("access-control-allow-methods", "get, post, options");
+    r.headers.emplace("access-control-allow-headers",
+                      req.header("access-control-request-headers"));
+    r.headers.emplace("access-control-max-age", "3600");
+    return respond(std::move(r));
+  }
+  if (req.method != "GET" && req.method != "POST")
+    return respond(http_response::empty(400));
+  auto token = req.header("x-phoenix-longpoll-token");
+  if (token.empty())
+    token = req.query_param("token");
+  auto session = token.empty() ? nullptr : impl_->find(token);
+  if (req.method == "POST") {
+    if (!session)
+      return respond(lp_status(410));
+    std::vector<std::pair<std::string, bool>> frames;
+    if (req.header("content-type") == "application/x-ndjson") {
+      std::string_view body = req.body;
+      while (!body.empty() && frames.size() < max_lines) {
+        auto nl = body.find('\n');
+        auto line = body.substr(0, nl);
+        body = nl == std::string_view::npos ? std::string_view{}
+                                            : body.substr(nl + 1);
+        if (!line.empty() && line.back() == '\r')
+          line.remove_suffix(1);
+        if (line.empty())
+          continue;
+        if (line.front() == '[') {
+          frames.emplace_back(std::string{line}, false);
+        } else if (auto bin = transport::base64_decode(line)) {  // binary
+          frames.emplace_back(std::move(*bin), true);
+        } else {
+          return respond(lp_status(400));
+        }
+      }
+    } else {
+      frames.emplace_back(req.body, false);
+    }
+    for (auto& [data, binary] : frames)
+      caf::anon_send(session->actor, frame_atom::value, std::move(data),
+                     binary);
+    return respond(lp_status(200));
+  }
+  if (session)
+    return session->poll(std::move(respond));
+  // No usable token: a new session (410 + token means "open").
+  std::string subprotocol;
+  auto res = socket::authorize(impl_->ctx, req, subprotocol);
+  if (auto* status = std::get_if<int>(&res))
+    return respond(lp_status(*status));
+  auto s = std::make_shared<lp_session>(random_token(), req,
+                                        impl_->ctx->opts.max_backpressure);
+  s->actor =
+    socket::spawn_socket(impl_->ctx->sys, std::move(std::get<socket::socket_init>(res)));
+  caf::anon_send(s->actor, open_atom::value, transport::connection_ptr{s});
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    impl_->sessions.emplace(s->token(), s);
+  }
+  respond(lp_json(json::object{
+    {"status", 410}, {"token", s->token()}, {"messages", json::array{}}}));
+}
+
+}  // namespace fenix::detail

@@ -1,0 +1,225 @@
+#include "fenix/socket/socket.hpp"
+
+#include <iostream>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "fenix/atoms.hpp"
+#include "fenix/channel.hpp"
+#include "fenix/detail/endpoint_context.hpp"
+
+namespace fenix::socket {
+
+namespace {
+
+using transport::close_code;
+
+struct channel_entry {
+  caf::actor handle;
+  std::string join_ref;
+};
+
+struct socket_state {
+  std::shared_ptr<socket_init> init;
+  transport::connection_ptr conn;
+  std::unordered_map<std::string, channel_entry> channels;
+  std::unordered_map<caf::actor_addr, std::string> topics;  // inverse
+  static inline const char* name = "fenix.socket";
+};
+
+using socket_actor = caf::stateful_actor<socket_state>;
+
+const serializer& ser(socket_actor* self) {
+  return *self->state.init->ser;
+}
+
+void send_reply(socket_actor* self, const opt_string& join_ref,
+                const opt_string& ref, const std::string& topic,
+                reply_status status, json::object response) {
+  self->state.conn->send(
+    ser(self).encode_reply(join_ref, ref, topic, status, std::move(response)));
+}
+
+void reply_error(socket_actor* self, const opt_string& join_ref,
+                 const message& m, const char* reason) {
+  send_reply(self, join_ref, m.ref, m.topic, reply_status::error,
+             json::object{{"reason", reason}});
+}
+
+void forget(socket_actor* self, const caf::actor_addr& who) {
+  auto& st = self->state;
+  auto i = st.topics.find(who);
+  if (i == st.topics.end())
+    return;
+  auto j = st.channels.find(i->second);
+  if (j != st.channels.end() && j->second.handle.address() == who)
+    st.channels.erase(j);
+  st.topics.erase(i);
+}
+
+// Spawns the channel and waits for its join (Phoenix's socket waits for
+// join/3: later frames queue behind it). `old_join_ref` is set when this
+// join replaced a channel: its phx_close follows the new join's reply.
+void start_join(socket_actor* self, message m, const channel_fn& fn,
+                std::optional<std::string> old_join_ref) {
+  auto& st = self->state;
+  auto& ctx = st.init->ctx;
+  if (st.channels.size() >= ctx->opts.max_channels_per_socket)
+    return reply_error(self, m.join_ref, m, "too many channels joined");
+  auto init = std::make_shared<channel_init>();
+  init->ctx = ctx;
+  init->topic = m.topic;
+  init->join_ref = m.join_ref ? *m.join_ref : m.ref.value_or("");
+  init->conn = st.conn;
+  init->ser = st.init->ser;
+  init->assigns = st.init->assigns;
+  init->socket_id = st.init->id;
+  init->fn = fn;
+  auto ch = self->spawn<channel, caf::linked>(init);
+  auto topic = m.topic;
+  auto join_ref = init->join_ref;
+  auto close_old = [self, topic, old_join_ref] {
+    if (old_join_ref)
+      self->state.conn->send(
+        ser(self).encode_control(*old_join_ref, topic, "phx_close", {}));
+  };
+  self
+    ->request(ch, caf::infinite, sys_join_atom::value, m.payload, m.join_ref,
+              m.ref)
+    .await(
+      [=](bool ok) {
+        auto& st = self->state;
+        if (ok) {
+          st.channels[topic] = channel_entry{ch, join_ref};
+          st.topics[ch.address()] = topic;
+        }
+        close_old();
+      },
+      [=](caf::error&) {
+        // join threw: the channel is gone; the client gets "join crashed".
+        send_reply(self, m.join_ref, m.ref, topic, reply_status::error,
+                   json::object{{"reason", "join crashed"}});
+        close_old();
+      });
+}
+
+void join(socket_actor* self, message m) {
+  auto& st = self->state;
+  const channel_fn* fn = st.init->ctx->find_route(m.topic);
+  if (fn == nullptr) {
+    std::cerr << "fenix: ignoring unmatched topic \"" << m.topic << "\"\n";
+    return reply_error(self, std::nullopt, m, "unmatched topic");
+  }
+  auto i = st.channels.find(m.topic);
+  if (i == st.channels.end())
+    return start_join(self, std::move(m), *fn, std::nullopt);
+  // A join for a joined topic replaces the old channel (duplicate join):
+  // stop it and wait (at most 5 s, as Phoenix) before the new join.
+  auto old = i->second;
+  st.topics.erase(old.handle.address());
+  st.channels.erase(i);
+  self->unlink_from(old.handle);
+  auto next = [self, m, fn, jr = old.join_ref]() mutable {
+    start_join(self, std::move(m), *fn, jr);
+  };
+  self
+    ->request(old.handle, std::chrono::seconds(5), sys_close_atom::value,
+              close_reason::duplicate_join)
+    .await([next](bool) mutable { next(); },
+           [next, h = old.handle, self](caf::error&) mutable {
+             self->send_exit(h, caf::exit_reason::kill);
+             next();
+           });
+}
+
+void route(socket_actor* self, message m) {
+  auto& st = self->state;
+  if (m.topic == "phoenix" && m.event == "heartbeat")
+    return send_reply(self, std::nullopt, m.ref, m.topic, reply_status::ok, {});
+  if (m.event == "phx_join")
+    return join(self, std::move(m));
+  auto i = st.channels.find(m.topic);
+  if (i == st.channels.end()) {
+    if (m.event == "phx_leave")
+      return send_reply(self, m.join_ref, m.ref, m.topic, reply_status::ok, {});
+    return reply_error(self, std::nullopt, m, "unmatched topic");
+  }
+  auto& entry = i->second;
+  if (m.join_ref && *m.join_ref != entry.join_ref)
+    return;  // stale join_ref: dropped silently (Phoenix 1.8)
+  if (m.event == "phx_leave") {
+    // The channel replies, sends phx_close and exits; the topic is free at
+    // once, so later events get "unmatched topic" and a join starts fresh.
+    self->send(entry.handle, sys_leave_atom::value, m.ref);
+    st.topics.erase(entry.handle.address());
+    st.channels.erase(i);
+    return;
+  }
+  self->send(entry.handle, sys_in_atom::value, m.event, m.payload, m.ref);
+}
+
+void on_frame(socket_actor* self, std::string& data, bool binary) {
+  auto& st = self->state;
+  st.conn->consumed(1);
+  st.init->ctx->messages_in.fetch_add(1, std::memory_order_relaxed);
+  auto res = ser(self).decode(data, binary);
+  if (auto* err = std::get_if<decode_error>(&res)) {
+    auto& req = st.conn->request();
+    std::cerr << "fenix: closing " << req.peer_address << ':' << req.peer_port
+              << ": " << err->what << '\n';
+    st.conn->close(st.init->ctx->opts.decode_error_close, "invalid frame");
+    self->quit();
+    return;
+  }
+  route(self, std::move(std::get<message>(res)));
+}
+
+void on_channel_exit(socket_actor* self, const caf::exit_msg& em) {
+  auto& st = self->state;
+  auto i = st.topics.find(em.source);
+  if (i == st.topics.end())
+    return;  // a refused join, or a replaced channel
+  auto topic = i->second;
+  auto j = st.channels.find(topic);
+  if (em.reason && j != st.channels.end()
+      && j->second.handle.address() == em.source)
+    st.conn->send(
+      ser(self).encode_control(j->second.join_ref, topic, "phx_error",
+                               json::object{{"reason", "channel_crash"}}));
+  forget(self, em.source);
+}
+
+caf::behavior socket_fn(socket_actor* self, std::shared_ptr<socket_init> init) {
+  self->state.init = std::move(init);
+  self->set_exit_handler(
+    [self](caf::exit_msg& em) { on_channel_exit(self, em); });
+  return {
+    [=](open_atom, transport::connection_ptr& conn) {
+      self->state.conn = std::move(conn);
+      auto& id = self->state.init->id;
+      if (!id.empty())
+        self->state.init->ctx->ps->subscribe(caf::actor_cast<caf::actor>(self),
+                                             id);
+    },
+    [=](frame_atom, std::string& data, bool binary) {
+      on_frame(self, data, binary);
+    },
+    [=](closed_atom) { self->quit(); },
+    [=](broadcast_atom, const broadcast_ptr& b) {
+      // Only "disconnect" on the socket id topic means anything.
+      if (b->event == "disconnect") {
+        self->state.conn->close(close_code::going_away, "disconnect");
+        self->quit();
+      }
+    },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_socket(caf::actor_system& sys, socket_init init) {
+  return sys.spawn(socket_fn, std::make_shared<socket_init>(std::move(init)));
+}
+
+}  // namespace fenix::socket

@@ -1,0 +1,370 @@
+// The HTTP side of the server: a listener, an http_session per TCP
+// connection (Beast's HTTP parser and serializer), and the WebSocket
+// upgrade, after which the connection belongs to a ws_session
+// (ws_session.cpp, fenix's own framing). One io_context per io thread;
+// the acceptor hands connections to the threads in turn.
+
+#include "fenix/transport/server.hpp"
+
+#include <atomic>
+#include <iostream>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "fenix/transport/ws/io_worker.hpp"
+
+namespace fenix::transport {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using ws::io_worker;
+using ws::shared_state;
+
+namespace {
+
+void fail(beast::error_code ec, const char* what) {
+  if (ec == beast::error::timeout || ec == http::error::end_of_stream)
+    return;
+  ws::log_error(ec, what);
+}
+
+// -- HTTP session ---------------------------------------------------------------
+
+http_request to_request(const http::request<http::string_body>& req,
+                        const tcp::socket& sock) {
+  http_request r;
+  r.method = std::string{req.method_string()};
+  r.target = std::string{req.target()};
+  auto q = r.target.find('?');
+  r.path = url_decode(r.target.substr(0, q), false);
+  if (q != std::string::npos)
+    r.query = r.target.substr(q + 1);
+  for (auto& f : req) {
+    std::string name{f.name_string()};
+    for (auto& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.headers.emplace(std::move(name), std::string{f.value()});
+  }
+  r.body = req.body();
+  beast::error_code ec;
+  auto ep = sock.remote_endpoint(ec);
+  if (!ec) {
+    r.peer_address = ep.address().to_string();
+    r.peer_port = ep.port();
+  }
+  return r;
+}
+
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+  http_session(tcp::socket&& sock, io_worker& w,
+               std::shared_ptr<shared_state> st)
+    : stream_(std::move(sock)),
+      worker_(&w),
+      state_(std::move(st)) {}
+
+  void run() { do_read(); }
+
+private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(state_->opts.max_http_body);
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_read(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::body_limit)
+      return send(http_response::empty(413), false);
+    if (ec)
+      return fail(ec, "http read");
+    auto req = parser_->release();
+    auto info = to_request(req, stream_.socket());
+    if (!state_->ws_path.empty() && info.path == state_->ws_path)
+      return on_websocket(std::move(req), std::move(info));
+    for (auto& [path, h] : state_->async_routes)
+      if (path == info.path)
+        return dispatch_async(h, info, req.keep_alive());
+    send(dispatch(info), req.keep_alive());
+  }
+
+  http_response dispatch(const http_request& info) {
+    bool path_known = false;
+    for (auto& [path, route] : state_->routes) {
+      if (path != info.path)
+        continue;
+      path_known = true;
+      if (route.first == info.method
+          || (route.first == "GET" && info.method == "HEAD"))
+        return safe_call(route.second, info);
+    }
+    if (path_known)
+      return http_response::text(405, "method not allowed\n");
+    for (auto& [prefix, h] : state_->prefix_routes)
+      if (info.path.compare(0, prefix.size(), prefix) == 0)
+        return safe_call(h, info);
+    return http_response::text(404, "not found\n");
+  }
+
+  void dispatch_async(const async_http_handler& h, const http_request& info,
+                      bool keep_alive) {
+    // The responder may be called and destroyed on any thread; the session
+    // it keeps alive is always released on its own executor.
+    struct keeper {
+      std::shared_ptr<http_session> self;
+      std::atomic<bool> used{false};
+      ~keeper() {
+        auto ex = self->stream_.get_executor();
+        net::post(ex, [s = std::move(self)] {});
+      }
+    };
+    auto k = std::make_shared<keeper>();
+    k->self = shared_from_this();
+    http_responder respond = [k, keep_alive](http_response r) {
+      if (k->used.exchange(true))
+        return;
+      auto self = k->self;
+      auto ex = self->stream_.get_executor();
+      net::post(ex,
+                [s = std::move(self), keep_alive, r = std::move(r)]() mutable {
+                  s->send(std::move(r), keep_alive);
+                });
+    };
+    try {
+      h(info, respond);
+    } catch (const std::exception& e) {
+      std::cerr << "fenix: HTTP handler for " << info.path
+                << " threw: " << e.what() << '\n';
+      respond(http_response::text(500, "internal server error\n"));
+    }
+  }
+
+  static http_response safe_call(const http_handler& h,
+                                 const http_request& info) {
+    try {
+      return h(info);
+    } catch (const std::exception& e) {
+      std::cerr << "fenix: HTTP handler for " << info.path
+                << " threw: " << e.what() << '\n';
+      return http_response::text(500, "internal server error\n");
+    }
+  }
+
+  void on_websocket(http::request<http::string_body> req, http_request info) {
+    if (req.method() != http::verb::get)
+      return send(http_response::empty(400), false);
+    upgrade_result res;
+    try {
+      res = state_->on_upgrade(info);
+    } catch (const std::exception& e) {
+      std::cerr << "fenix: upgrade handler threw: " << e.what() << '\n';
+      res = upgrade_result::refuse(500);
+    }
+    if (res.status != 101 || !res.handler)
+      return send(http_response::empty(res.status == 101 ? 500 : res.status),
+                  false);
+    if (!websocket::is_upgrade(req))
+      return send(
+        http_response::text(400, "'connection' header must contain 'upgrade'"),
+        false);
+    // What Beast's accept checked (RFC 6455 4.2.1): version 13 and a key.
+    auto version = req[http::field::sec_websocket_version];
+    if (version != "13") {
+      http_response r = http_response::text(
+        version.empty() ? 400 : 426, "unsupported Sec-WebSocket-Version\n");
+      r.headers.emplace("Sec-WebSocket-Version", "13");
+      return send(std::move(r), false);
+    }
+    auto key = req[http::field::sec_websocket_key];
+    if (key.size() != 24)  // base64 of a 16-byte nonce
+      return send(http_response::text(400, "invalid Sec-WebSocket-Key\n"),
+                  false);
+    websocket::detail::sec_ws_accept_type accept;
+    websocket::detail::make_sec_ws_accept(accept, key);
+    std::string response = "HTTP/1.1 101 Switching Protocols\r\n"
+                           "Upgrade: websocket\r\n"
+                           "Connection: Upgrade\r\n"
+                           "Server: fenix\r\n"
+                           "Sec-WebSocket-Accept: ";
+    response.append(accept.data(), accept.size());
+    response += "\r\n";
+    if (!res.subprotocol.empty())
+      response += "Sec-WebSocket-Protocol: " + res.subprotocol + "\r\n";
+    response += "\r\n";
+    auto leftover = beast::buffers_to_string(buffer_.data());
+    stream_.expires_never();
+    ws::start_ws_session(stream_.release_socket(), *worker_, state_,
+                             std::move(res.handler), std::move(response),
+                             std::move(leftover), std::move(info));
+  }
+
+  void send(http_response r, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->result(static_cast<unsigned>(r.status));
+    res->version(11);
+    res->set(http::field::server, "fenix");
+    if (!r.content_type.empty())
+      res->set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers)
+      res->insert(k, v);
+    res->body() = std::move(r.body);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    http::async_write(
+      stream_, *res,
+      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+        if (ec)
+          return fail(ec, "http write");
+        if (!res->keep_alive()) {
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          return;
+        }
+        self->do_read();
+      });
+  }
+
+  beast::tcp_stream stream_;
+  io_worker* worker_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<shared_state> state_;
+};
+
+}  // namespace
+
+// -- server -----------------------------------------------------------------------
+
+struct server::impl {
+  std::vector<std::unique_ptr<io_worker>> workers;  // one per io thread
+  std::optional<tcp::acceptor> acceptor;            // on workers[0]
+  std::shared_ptr<shared_state> state = std::make_shared<shared_state>();
+  std::vector<std::thread> threads;
+  std::size_t next_worker = 0;
+  std::uint16_t port = 0;
+  bool started = false;
+  bool stopped = false;
+
+  void do_accept() {
+    auto& w = *workers[next_worker++ % workers.size()];
+    acceptor->async_accept(
+      w.ioc, [this, &w](beast::error_code ec, tcp::socket sock) {
+        if (ec) {
+          if (ec != net::error::operation_aborted)
+            fail(ec, "accept");
+          if (!acceptor->is_open())
+            return;
+        } else {
+          beast::error_code ignored;
+          sock.set_option(tcp::no_delay{true}, ignored);
+          // The session runs on its worker's thread from the first byte on.
+          net::post(w.ioc, [this, &w, sock = std::move(sock)]() mutable {
+            std::make_shared<http_session>(std::move(sock), w, state)->run();
+          });
+        }
+        do_accept();
+      });
+  }
+};
+
+server::server(server_options opts) : impl_(std::make_unique<impl>()) {
+  impl_->state->opts = std::move(opts);
+}
+
+server::~server() {
+  stop();
+}
+
+void server::route(std::string method, std::string path, http_handler h) {
+  impl_->state->routes.emplace_back(
+    std::move(path), std::make_pair(std::move(method), std::move(h)));
+}
+
+void server::route_prefix(std::string prefix, http_handler h) {
+  impl_->state->prefix_routes.emplace_back(std::move(prefix), std::move(h));
+}
+
+void server::route_async(std::string path, async_http_handler h) {
+  impl_->state->async_routes.emplace_back(std::move(path), std::move(h));
+}
+
+void server::websocket(std::string path, upgrade_handler h) {
+  impl_->state->ws_path = std::move(path);
+  impl_->state->on_upgrade = std::move(h);
+}
+
+void server::start() {
+  auto& o = impl_->state->opts;
+  auto addr = net::ip::make_address(o.host);
+  tcp::endpoint ep{addr, o.port};
+  for (int i = 0; i < std::max(1, o.io_threads); ++i)
+    impl_->workers.push_back(std::make_unique<io_worker>());
+  impl_->acceptor.emplace(impl_->workers[0]->ioc);
+  auto& acc = *impl_->acceptor;
+  acc.open(ep.protocol());
+  acc.set_option(net::socket_base::reuse_address(true));
+  acc.bind(ep);
+  acc.listen(net::socket_base::max_listen_connections);
+  impl_->port = acc.local_endpoint().port();
+  impl_->started = true;
+  impl_->do_accept();
+  for (auto& w : impl_->workers)
+    impl_->threads.emplace_back([ioc = &w->ioc] {
+      auto guard = net::make_work_guard(*ioc);  // idle threads keep waiting
+      ioc->run();
+    });
+}
+
+std::uint16_t server::port() const {
+  return impl_->port;
+}
+
+void server::stop(close_code code) {
+  if (!impl_->started || impl_->stopped)
+    return;
+  impl_->stopped = true;
+  auto& st = *impl_->state;
+  st.stop_code = code;
+  st.stopping.store(true);
+  net::post(impl_->workers[0]->ioc, [this] {
+    beast::error_code ignored;
+    impl_->acceptor->close(ignored);
+  });
+  // Close every WebSocket with `code` and give the closes a moment to go out.
+  {
+    std::unique_lock<std::mutex> guard{st.mtx};
+    for (auto* s : st.sessions)
+      ws::post_close(s, code);
+    st.sessions_cv.wait_for(guard, std::chrono::seconds(2),
+                            [&] { return st.sessions.empty(); });
+  }
+  for (auto& w : impl_->workers)
+    w->ioc.stop();
+  for (auto& t : impl_->threads)
+    t.join();
+  impl_->threads.clear();
+}
+
+server_stats server::stats() const {
+  auto& s = impl_->state->stats;
+  return {s.connections.load(), s.connections_total.load(),
+          s.frames_in.load(),   s.frames_out.load(),
+          s.bytes_out.load(),   s.frames_dropped.load(),
+          s.slow_closes.load(), s.writes.load()};
+}
+
+}  // namespace fenix::transport

@@ -1,0 +1,237 @@
+#include "fenix/transport/ws/frame.hpp"
+
+#include <algorithm>
+
+#include "fenix/transport/connection.hpp"
+#include "fenix/transport/utf8.hpp"
+
+namespace fenix::transport::ws {
+
+namespace {
+
+constexpr std::uint16_t code_of(close_code c) {
+  return static_cast<std::uint16_t>(c);
+}
+
+bool known_opcode(unsigned op) {
+  return op <= 0x2 || (op >= 0x8 && op <= 0xA);
+}
+
+// Appends `n` masked bytes to `out`, unmasking them.
+void append_unmasked(std::string& out, const char* p, std::size_t n,
+                     const unsigned char mask[4]) {
+  auto at = out.size();
+  out.resize(at + n);
+  char* dst = out.data() + at;
+  for (std::size_t i = 0; i < n; ++i)
+    dst[i] = static_cast<char>(p[i] ^ static_cast<char>(mask[i & 3]));
+}
+
+}  // namespace
+
+std::size_t write_header(std::uint8_t* out, ws_opcode op,
+                         std::uint64_t length) {
+  out[0] = static_cast<std::uint8_t>(0x80 | static_cast<unsigned>(op));
+  if (length < 126) {
+    out[1] = static_cast<std::uint8_t>(length);
+    return 2;
+  }
+  if (length <= 0xFFFF) {
+    out[1] = 126;
+    out[2] = static_cast<std::uint8_t>(length >> 8);
+    out[3] = static_cast<std::uint8_t>(length);
+    return 4;
+  }
+  out[1] = 127;
+  for (int i = 0; i < 8; ++i)
+    out[2 + i] = static_cast<std::uint8_t>(length >> (56 - 8 * i));
+  return 10;
+}
+
+bool valid_close_code(std::uint16_t code) {
+  if (code >= 3000 && code <= 4999)
+    return true;
+  switch (code) {
+  case 1000:
+  case 1001:
+  case 1002:
+  case 1003:
+  case 1007:
+  case 1008:
+  case 1009:
+  case 1010:
+  case 1011:
+  case 1012:
+  case 1013:
+  case 1014:
+    return true;
+  default:
+    return false;
+  }
+}
+
+void frame_reader::fail(std::uint16_t code, std::vector<ws_event>& out) {
+  out.push_back({ws_event::error, false, code, {}});
+  done_ = true;
+}
+
+void frame_reader::feed(std::string_view in, std::vector<ws_event>& out) {
+  if (done_)
+    return;
+  bool from_pending = !pending_.empty();
+  std::string_view view = in;
+  if (from_pending) {
+    pending_.append(in);
+    view = pending_;
+  }
+  std::size_t pos = 0;
+  while (!done_ && pos < view.size()) {
+    if (skip_ > 0) {
+      auto k = std::min<std::uint64_t>(skip_, view.size() - pos);
+      pos += k;
+      skip_ -= k;
+      continue;
+    }
+    auto n = step(view.substr(pos), out);
+    if (n == 0)
+      break;
+    pos += n;
+  }
+  if (done_) {
+    std::string{}.swap(pending_);
+    std::string{}.swap(message_);
+    return;
+  }
+  if (from_pending)
+    pending_.erase(0, pos);
+  else
+    pending_.assign(view.substr(pos));
+  if (pending_.empty() && pending_.capacity() > 64)
+    std::string{}.swap(pending_);  // no buffer kept between frames
+}
+
+std::size_t frame_reader::step(std::string_view data,
+                               std::vector<ws_event>& out) {
+  if (data.size() < 2)
+    return 0;
+  auto b0 = static_cast<unsigned char>(data[0]);
+  auto b1 = static_cast<unsigned char>(data[1]);
+  bool fin = (b0 & 0x80) != 0;
+  unsigned op = b0 & 0x0F;
+  unsigned len7 = b1 & 0x7F;
+  // Reserved bits need a negotiated extension (fenix offers none); clients
+  // must mask every frame (RFC 6455 5.1).
+  if ((b0 & 0x70) != 0 || !known_opcode(op) || (b1 & 0x80) == 0) {
+    fail(code_of(close_code::protocol_error), out);
+    return 0;
+  }
+  std::size_t hsize = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4;
+  if (data.size() < hsize)
+    return 0;
+  std::uint64_t length = len7;
+  if (len7 == 126) {
+    length = (std::uint64_t{static_cast<unsigned char>(data[2])} << 8)
+             | static_cast<unsigned char>(data[3]);
+  } else if (len7 == 127) {
+    length = 0;
+    for (int i = 0; i < 8; ++i)
+      length = (length << 8) | static_cast<unsigned char>(data[2 + i]);
+    if (length >> 63) {
+      fail(code_of(close_code::protocol_error), out);
+      return 0;
+    }
+  }
+  unsigned char mask[4];
+  for (int i = 0; i < 4; ++i)
+    mask[i] = static_cast<unsigned char>(data[hsize - 4 + i]);
+  bool control = (op & 0x8) != 0;
+  if (control && (!fin || length > 125)) {
+    fail(code_of(close_code::protocol_error), out);
+    return 0;
+  }
+
+  if (!control) {
+    bool continuation = op == 0;
+    if (continuation != in_message_) {
+      fail(code_of(close_code::protocol_error), out);
+      return 0;
+    }
+    if (discarding_) {
+      in_message_ = !fin;
+      skip_ = length;
+      return hsize;
+    }
+    if (message_.size() + length > max_message_) {
+      // Decided from the header: the payload is dropped as it arrives.
+      out.push_back({ws_event::error, false, code_of(close_code::too_big), {}});
+      discarding_ = true;
+      in_message_ = !fin;
+      std::string{}.swap(message_);
+      skip_ = length;
+      return hsize;
+    }
+    if (data.size() - hsize < length)
+      return 0;  // parsed again, whole, when more bytes came
+    in_message_ = !fin;
+    if (!continuation) {
+      message_binary_ = op == static_cast<unsigned>(ws_opcode::binary);
+      message_.reserve(static_cast<std::size_t>(length));
+    }
+    append_unmasked(message_, data.data() + hsize,
+                    static_cast<std::size_t>(length), mask);
+    if (fin) {
+      std::string m;
+      m.swap(message_);
+      if (!message_binary_ && !valid_utf8(m)) {
+        out.push_back(
+          {ws_event::error, false, code_of(close_code::invalid_payload), {}});
+        discarding_ = true;
+      } else {
+        out.push_back({ws_event::message, message_binary_, 0, std::move(m)});
+      }
+    }
+    return hsize + static_cast<std::size_t>(length);
+  }
+
+  if (data.size() - hsize < length)
+    return 0;
+  std::string payload;
+  append_unmasked(payload, data.data() + hsize,
+                  static_cast<std::size_t>(length), mask);
+  auto consumed = hsize + static_cast<std::size_t>(length);
+  switch (static_cast<ws_opcode>(op)) {
+  case ws_opcode::ping:
+    if (!discarding_)
+      out.push_back({ws_event::ping, false, 0, std::move(payload)});
+    break;
+  case ws_opcode::close: {
+    if (payload.size() == 1) {
+      fail(code_of(close_code::protocol_error), out);
+      return 0;
+    }
+    std::uint16_t code = 0;
+    if (payload.size() >= 2) {
+      code =
+        static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8)
+                                   | static_cast<unsigned char>(payload[1]));
+      if (!valid_close_code(code)) {
+        fail(code_of(close_code::protocol_error), out);
+        return 0;
+      }
+      payload.erase(0, 2);
+      if (!valid_utf8(payload)) {
+        fail(code_of(close_code::invalid_payload), out);
+        return 0;
+      }
+    }
+    out.push_back({ws_event::close, false, code, std::move(payload)});
+    done_ = true;
+    break;
+  }
+  default:  // pong: nothing to do
+    break;
+  }
+  return consumed;
+}
+
+}  // namespace fenix::transport::ws
