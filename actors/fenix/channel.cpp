@@ -1,3 +1,4 @@
+#include "fenix/log.hpp"
 #include "fenix/channel.hpp"
 
 #include <iostream>
@@ -173,8 +174,7 @@ void channel::complete_join(const join_result& r) {
         rp.deliver(true);
       },
       [this, rp](caf::error& err) mutable {
-        std::cerr << "fenix: channel " << topic()
-                  << " could not subscribe: " << caf::to_string(err) << '\n';
+        log::limited(log_level::error, "channel subscribe", "channel ", topic(), " could not subscribe: ", caf::to_string(err));
         rp.deliver(std::move(err));
       });
 }
@@ -202,8 +202,7 @@ caf::behavior channel::make_behavior() {
   set_exception_handler([](caf::scheduled_actor* ptr, std::exception_ptr& e) {
     auto self = static_cast<channel*>(ptr);
     auto what = describe(e);
-    std::cerr << "fenix: channel " << self->topic() << " crashed: " << what
-              << '\n';
+    log::limited(log_level::error, "channel crash", "channel ", self->topic(), " crashed: ", what);
     if (!self->joined_) {
       self->terminated_ = true;  // a crashed join never ran: no terminate
       // The socket waits for the join: answer it ("join crashed").
@@ -230,8 +229,7 @@ caf::behavior channel::make_behavior() {
       auto msg = xs.copy_content_to_message();
       if (auto res = user_(msg))
         return std::move(*res);
-      std::cerr << "fenix: channel " << topic() << " dropped unexpected "
-                << "message " << caf::to_string(msg) << '\n';
+      log::limited(log_level::warning, "channel unexpected message", "channel ", topic(), " dropped unexpected ", "message ", caf::to_string(msg));
       return caf::sec::unexpected_message;
     });
   caf::behavior framework{

@@ -1,3 +1,4 @@
+#include "fenix/log.hpp"
 #include "fenix/endpoint.hpp"
 
 #include <algorithm>
@@ -109,6 +110,8 @@ detail::make_endpoint_context(caf::actor_system& sys, endpoint_options opts) {
   if (shards == 0)
     shards = std::max(1u, std::thread::hardware_concurrency());
   ctx->opts = std::move(opts);
+  ctx->connects = std::make_unique<address_limiter>(
+    ctx->opts.connect_rate, ctx->opts.connect_burst, 100'000);
   ctx->ps = std::make_unique<fenix::pubsub>(sys, shards);
   ctx->presence = std::make_unique<presence_tracker>(
     sys, *ctx->ps, shards, ctx->opts.presence_window, ctx->opts.node_name);
@@ -123,6 +126,8 @@ endpoint::endpoint(caf::actor_system& sys, endpoint_options opts)
   so.port = ctx_->opts.port;
   so.io_threads = ctx_->opts.io_threads;
   so.max_frame_size = ctx_->opts.max_frame_size;
+  so.max_inbound_bytes = ctx_->opts.max_inbound_bytes;
+  so.max_http_body = ctx_->opts.max_http_body;
   so.idle_timeout = ctx_->opts.idle_timeout;
   so.max_backpressure = ctx_->opts.max_backpressure;
   so.on_backpressure = ctx_->opts.on_backpressure;
@@ -134,6 +139,8 @@ endpoint::endpoint(caf::actor_system& sys, endpoint_options opts)
                      });
   if (ctx_->opts.longpoll) {
     longpoll_ = std::make_unique<detail::longpoll>(ctx_);
+    server_->body_limit(ctx_->opts.socket_path + "/longpoll",
+                        ctx_->opts.longpoll_max_body);
     server_->route_async(
       ctx_->opts.socket_path + "/longpoll",
       [lp = longpoll_.get()](const transport::http_request& req,
@@ -158,10 +165,13 @@ socket::authorize(const std::shared_ptr<detail::endpoint_context>& ctx,
   auto& opts = ctx->opts;
   auto refuse = [&](int status, const std::string& why) {
     if (opts.log_connects || status != 403)
-      std::cerr << "fenix: refused connect from " << req.peer_address << ": "
-                << why << '\n';
+      log::limited(log_level::info, "refused connect", "refused connect from ", req.peer_address, ": ", why);
     return status;
   };
+  if (!ctx->connects->admit(req.peer_address)) {
+    ctx->rate_limited_connects.fetch_add(1, std::memory_order_relaxed);
+    return refuse(429, "over the connect rate limit");
+  }
   auto origin = req.header("origin");
   if (!origin.empty() && !detail::origin_allowed(opts, origin, req.header("host")))
     return refuse(403, "origin " + origin + " not allowed");
@@ -176,16 +186,14 @@ socket::authorize(const std::shared_ptr<detail::endpoint_context>& ctx,
   const serializer* ser =
     info.params.contains("vsn") && vsn.empty() ? nullptr : negotiate(vsn);
   if (ser == nullptr) {
-    std::cerr << "fenix: the client's requested transport version \"" << vsn
-              << "\" does not match server's version requirements\n";
+    log::limited(log_level::info, "refused connect", "the client's requested transport version \"", vsn, "\" does not match server's version requirements");
     return 403;
   }
   auto res = ctx->connect(info);
   if (!res.accepted())
     return refuse(res.status(), "connect callback");
   if (opts.log_connects)
-    std::cerr << "fenix: connected " << req.peer_address << " vsn " << vsn
-              << '\n';
+    log::info("connected ", req.peer_address, " vsn ", vsn);
   return socket::socket_init{ctx, ser, res.assigns(), res.id()};
 }
 
@@ -252,7 +260,7 @@ int endpoint::run() {
   char b = 0;
   while (::read(fds[0], &b, 1) < 0 && errno == EINTR) {
   }
-  std::cerr << "fenix: shutting down\n";
+  log::info("shutting down");
   stop();
   signal_fd = -1;
   ::close(fds[0]);
@@ -278,6 +286,12 @@ endpoint_stats endpoint::stats() const {
   s.frames_dropped = t.frames_dropped;
   s.slow_closes = t.slow_closes;
   s.presence_entries = ctx_->presence->entries();
+  s.rate_limited_events = ctx_->rate_limited_events.load();
+  s.rate_limited_joins = ctx_->rate_limited_joins.load();
+  s.rate_limited_connects = ctx_->rate_limited_connects.load();
+  s.rate_limit_closes = ctx_->rate_limit_closes.load();
+  s.http_refused = t.http_refused;
+  s.accept_backoffs = t.accept_backoffs;
   return s;
 }
 

@@ -79,6 +79,20 @@ struct endpoint_options {
   bool log_connects = false;  // one line per accepted/refused connect
   bool longpoll = false;      // serve <socket_path>/longpoll (Phoenix: off)
   std::chrono::milliseconds longpoll_window{10'000};  // GET hold time
+  std::size_t longpoll_max_body = 1 << 20;  // POST body bytes; above: 413
+
+  // -- inbound bounds and rate limits (a rate <= 0 disables the limit) --
+  std::size_t max_inbound_bytes = 16 << 20;  // received, not yet processed
+                                             // (per connection): pause
+  std::size_t max_http_body = 64 * 1024;     // other HTTP routes; above: 413
+  double event_rate = 100;   // events a connection may send per second
+  double event_burst = 200;  // ... and in one burst; over: "rate limited"
+  double join_rate = 20;     // joins per connection per second
+  double join_burst = 100;   // (a reconnect rejoins up to 100 channels)
+  // More than this many refused events or joins within 10 s: close 1008.
+  std::size_t rate_limit_close_after = 50;
+  double connect_rate = 1000;   // new connections per peer address and
+  double connect_burst = 10000; // second; over: HTTP 429
 };
 
 /// What the connect callback sees (Phoenix connect/3 params + connect_info).
@@ -145,6 +159,12 @@ struct endpoint_stats {
   std::uint64_t frames_dropped = 0;
   std::uint64_t slow_closes = 0;
   std::uint64_t presence_entries = 0;
+  std::uint64_t rate_limited_events = 0;    // pushes answered "rate limited"
+  std::uint64_t rate_limited_joins = 0;     // joins answered "rate limited"
+  std::uint64_t rate_limited_connects = 0;  // upgrades answered 429
+  std::uint64_t rate_limit_closes = 0;      // connections closed with 1008
+  std::uint64_t http_refused = 0;           // 400/413/431 to bad requests
+  std::uint64_t accept_backoffs = 0;        // accept paused at the fd limit
 };
 
 class endpoint {

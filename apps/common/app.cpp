@@ -1,4 +1,5 @@
 #include "apps/common/app.hpp"
+#include "fenix/log.hpp"
 
 #include <chrono>
 #include <cstdlib>
@@ -49,7 +50,25 @@ void print_help(const std::string& app, std::uint16_t port) {
     << "  --gossip-period MS presence replication period (default 200)\n"
     << "                     (a clustered node uses " << cluster_shards
     << " PubSub/presence shards)\n"
+    << "rate limits (per connection; connects per peer address; 0: off):\n"
+    << "  --event-rate N     events per second (default 100) and\n"
+    << "  --event-burst N    in one burst (default 200): then \"rate limited\"\n"
+    << "  --join-rate N      joins per second (default 20) and\n"
+    << "  --join-burst N     in one burst (default 100)\n"
+    << "  --connect-rate N   new connections per second (default 1000) and\n"
+    << "  --connect-burst N  in one burst (default 10000): then HTTP 429\n"
     << "  --help             this text\n";
+}
+
+bool parse_rate(const std::string& s, double& out) {
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789.") != s.npos)
+    return false;
+  try {
+    out = std::stod(s);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return out >= 0;
 }
 
 bool parse_ms(const std::string& s, std::chrono::milliseconds& out) {
@@ -102,6 +121,18 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::system_clock::now().time_since_epoch())
     .count();
+}
+
+double* rate_flag(app_flags& f, const std::string& flag) {
+  std::pair<const char*, double*> table[] = {
+    {"--event-rate", &f.event_rate},     {"--event-burst", &f.event_burst},
+    {"--join-rate", &f.join_rate},       {"--join-burst", &f.join_burst},
+    {"--connect-rate", &f.connect_rate}, {"--connect-burst", &f.connect_burst},
+  };
+  for (auto& [name, ptr] : table)
+    if (flag == name)
+      return ptr;
+  return nullptr;
 }
 
 app_flags parse_flags(int argc, char** argv, const std::string& app,
@@ -185,6 +216,9 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
     } else if (flag == "--gossip-period") {
       if (!parse_ms(value, f.gossip))
         return fail("invalid --gossip-period (milliseconds): " + value);
+    } else if (auto* rate = rate_flag(f, flag)) {
+      if (!parse_rate(value, *rate))
+        return fail("invalid " + flag + " (a number >= 0): " + value);
     } else {
       return fail("unknown flag " + flag + " (see --help)");
     }
@@ -262,6 +296,14 @@ endpoint_options endpoint_options_for(const app_flags& flags) {
     o.pubsub_shards = cluster_shards;
   }
   o.log_connects = flags.log_level == "debug";
+  if (log_level lv; parse_log_level(flags.log_level, lv))
+    log::set_level(lv);
+  o.event_rate = flags.event_rate;
+  o.event_burst = flags.event_burst;
+  o.join_rate = flags.join_rate;
+  o.join_burst = flags.join_burst;
+  o.connect_rate = flags.connect_rate;
+  o.connect_burst = flags.connect_burst;
   o.longpoll = true;  // apps.md: long-poll at /socket/longpoll
   return o;
 }
@@ -312,6 +354,24 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
              s.slow_closes, "counter");
     out += metric("fenix_presence_entries", "Tracked presence entries",
                   s.presence_entries);
+    auto limited = [&](const char* limit, std::uint64_t n) {
+      return "fenix_rate_limited_total{limit=\"" + std::string{limit}
+             + "\"} " + std::to_string(n) + "\n";
+    };
+    out += "# HELP fenix_rate_limited_total Requests refused by a rate limit\n"
+           "# TYPE fenix_rate_limited_total counter\n";
+    out += limited("events", s.rate_limited_events);
+    out += limited("joins", s.rate_limited_joins);
+    out += limited("connects", s.rate_limited_connects);
+    out += metric("fenix_rate_limit_closes_total",
+                  "Connections closed with 1008 for staying over a limit",
+                  s.rate_limit_closes, "counter");
+    out += metric("fenix_http_refused_total",
+                  "Malformed or oversized HTTP requests (400, 413, 431)",
+                  s.http_refused, "counter");
+    out += metric("fenix_accept_backoffs_total",
+                  "Times accepting paused at the file descriptor limit",
+                  s.accept_backoffs, "counter");
     out += metric("fenix_cluster_nodes",
                   "Nodes in the cluster as seen from here (this one included)",
                   node ? node->nodes() : 1);

@@ -7,7 +7,9 @@
 //       [--max-channels 100] [--origins //example.com,...]
 //       [--max-backpressure BYTES] [--backpressure close|drop]
 //       [--longpoll-window-ms 10000] [--backpressure-stall-ms 1000]
-//       [--io-threads 1]
+//       [--io-threads 1] [--event-rate N] [--join-rate N] [--connect-rate N]
+//       (rate limits are off here unless given: this server is also the
+//       benchmark target, which saturates one connection on purpose)
 //       [--node-port N [--join HOST:PORT]...]   (cluster, as the apps:
 //       loopback only, 4 shards; bench/run-cluster.sh)
 //
@@ -153,6 +155,7 @@ int main(int argc, char** argv) {
   opts.check_origin = fenix::origin_check::list;
   opts.allowed_origins = {"//example.com"};
   opts.longpoll = true;
+  opts.event_rate = opts.join_rate = opts.connect_rate = 0;
   fenix::cluster_options co;  // clustered when co.port != 0
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -177,6 +180,12 @@ int main(int argc, char** argv) {
                                : fenix::transport::backpressure_policy::close;
     else if (flag == "--io-threads")
       opts.io_threads = std::stoi(val);
+    else if (flag == "--event-rate")
+      opts.event_rate = std::stod(val);
+    else if (flag == "--join-rate")
+      opts.join_rate = std::stod(val);
+    else if (flag == "--connect-rate")
+      opts.connect_rate = std::stod(val);
     else if (flag == "--node-port")
       co.port = static_cast<std::uint16_t>(std::stoi(val));
     else if (flag == "--join")

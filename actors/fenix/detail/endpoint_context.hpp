@@ -11,6 +11,7 @@
 #include "fenix/endpoint.hpp"
 #include "fenix/presence_tracker.hpp"
 #include "fenix/pubsub.hpp"
+#include "fenix/detail/rate_limit.hpp"
 #include "fenix/socket/topic_pattern.hpp"
 
 namespace fenix::detail {
@@ -27,6 +28,11 @@ struct endpoint_context {
   std::atomic<std::uint64_t> channels{0};
   std::atomic<std::uint64_t> messages_in{0};
   std::atomic<std::uint64_t> messages_out{0};
+  std::atomic<std::uint64_t> rate_limited_events{0};
+  std::atomic<std::uint64_t> rate_limited_joins{0};
+  std::atomic<std::uint64_t> rate_limited_connects{0};
+  std::atomic<std::uint64_t> rate_limit_closes{0};
+  std::unique_ptr<address_limiter> connects;  // per peer address
 
   /// Stops the PubSub and presence actors.
   void shutdown() {

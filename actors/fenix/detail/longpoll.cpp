@@ -1,3 +1,4 @@
+#include "fenix/log.hpp"
 #include "fenix/detail/longpoll.hpp"
 
 #include <condition_variable>
@@ -72,7 +73,7 @@ public:
       bytes_ += f.size();
       buffer_.push_back(*f.data);
       if (bytes_ > max_bytes_) {
-        std::cerr << "fenix: long-poll session over its buffer, closing\n";
+        log::limited(log_level::warning, "long-poll overflow", "long-poll session over its buffer, closing");
         closed_ = true;
       }
       if (!held_)

@@ -1,3 +1,4 @@
+#include "fenix/log.hpp"
 #include "fenix/mesh/node.hpp"
 
 #include <algorithm>
@@ -70,7 +71,7 @@ struct node_state {
 using node_actor = caf::stateful_actor<node_state>;
 
 void log(const node_state& st, const std::string& what) {
-  std::cerr << "fenix: cluster " << st.me.address << ": " << what << '\n';
+  log::info("cluster ", st.me.address, ": ", what);
 }
 
 std::vector<std::string> member_list(node_actor* self) {

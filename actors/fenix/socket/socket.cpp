@@ -1,3 +1,4 @@
+#include "fenix/log.hpp"
 #include "fenix/socket/socket.hpp"
 
 #include <iostream>
@@ -25,6 +26,10 @@ struct socket_state {
   transport::connection_ptr conn;
   std::unordered_map<std::string, channel_entry> channels;
   std::unordered_map<caf::actor_addr, std::string> topics;  // inverse
+  detail::token_bucket events;
+  detail::token_bucket joins;
+  std::size_t refused = 0;  // refused by a rate limit in this window
+  detail::rate_clock::time_point refused_since{};
   static inline const char* name = "fenix.socket";
 };
 
@@ -108,7 +113,7 @@ void join(socket_actor* self, message m) {
   auto& st = self->state;
   const channel_fn* fn = st.init->ctx->find_route(m.topic);
   if (fn == nullptr) {
-    std::cerr << "fenix: ignoring unmatched topic \"" << m.topic << "\"\n";
+    log::limited(log_level::warning, "unmatched topic", "ignoring unmatched topic \"", m.topic, "\"");
     return reply_error(self, std::nullopt, m, "unmatched topic");
   }
   auto i = st.channels.find(m.topic);
@@ -133,10 +138,44 @@ void join(socket_actor* self, message m) {
            });
 }
 
+// The per-connection rate limits: an event or join over its bucket is
+// answered {"reason":"rate limited"}; a connection that keeps going past
+// the limit (rate_limit_close_after refusals within 10 s) is closed with
+// 1008. Returns false when the message must not be handled.
+bool admit(socket_actor* self, const message& m, bool is_join) {
+  auto& st = self->state;
+  auto& ctx = *st.init->ctx;
+  auto now = detail::rate_clock::now();
+  if ((is_join ? st.joins : st.events).take(now))
+    return true;
+  (is_join ? ctx.rate_limited_joins : ctx.rate_limited_events)
+    .fetch_add(1, std::memory_order_relaxed);
+  if (now - st.refused_since > std::chrono::seconds(10)) {
+    st.refused_since = now;
+    st.refused = 0;
+  }
+  if (++st.refused > ctx.opts.rate_limit_close_after) {
+    auto& req = st.conn->request();
+    log::limited(log_level::warning, "rate limit close", "closing ",
+                 req.peer_address, ':', req.peer_port,
+                 ": over the rate limit");
+    ctx.rate_limit_closes.fetch_add(1, std::memory_order_relaxed);
+    st.conn->close(close_code::policy_violation, "rate limited");
+    self->quit();
+    return false;
+  }
+  if (m.ref)
+    send_reply(self, m.join_ref, m.ref, m.topic,
+               reply_status::error, json::object{{"reason", "rate limited"}});
+  return false;
+}
+
 void route(socket_actor* self, message m) {
   auto& st = self->state;
   if (m.topic == "phoenix" && m.event == "heartbeat")
     return send_reply(self, std::nullopt, m.ref, m.topic, reply_status::ok, {});
+  if (!admit(self, m, m.event == "phx_join"))
+    return;
   if (m.event == "phx_join")
     return join(self, std::move(m));
   auto i = st.channels.find(m.topic);
@@ -161,13 +200,12 @@ void route(socket_actor* self, message m) {
 
 void on_frame(socket_actor* self, std::string& data, bool binary) {
   auto& st = self->state;
-  st.conn->consumed(1);
+  st.conn->consumed(data.size());
   st.init->ctx->messages_in.fetch_add(1, std::memory_order_relaxed);
   auto res = ser(self).decode(data, binary);
   if (auto* err = std::get_if<decode_error>(&res)) {
     auto& req = st.conn->request();
-    std::cerr << "fenix: closing " << req.peer_address << ':' << req.peer_port
-              << ": " << err->what << '\n';
+    log::limited(log_level::warning, "invalid frame", "closing ", req.peer_address, ':', req.peer_port, ": ", err->what);
     st.conn->close(st.init->ctx->opts.decode_error_close, "invalid frame");
     self->quit();
     return;
@@ -192,6 +230,9 @@ void on_channel_exit(socket_actor* self, const caf::exit_msg& em) {
 
 caf::behavior socket_fn(socket_actor* self, std::shared_ptr<socket_init> init) {
   self->state.init = std::move(init);
+  auto& o = self->state.init->ctx->opts;
+  self->state.events = detail::token_bucket{o.event_rate, o.event_burst};
+  self->state.joins = detail::token_bucket{o.join_rate, o.join_burst};
   self->set_exit_handler(
     [self](caf::exit_msg& em) { on_channel_exit(self, em); });
   return {

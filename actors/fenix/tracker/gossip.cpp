@@ -1,3 +1,4 @@
+#include "fenix/log.hpp"
 #include "fenix/tracker/gossip.hpp"
 
 #include <iostream>
@@ -143,9 +144,7 @@ void peer_up(actor* self, const std::string& node, std::uint64_t incarnation,
   auto& crdt = *st.crdt;
   presence::replica_id r{node, incarnation};
   if (crdt.is_removed(r)) {
-    std::cerr << "fenix: cluster: " << node << " is back after it was"
-              << " dropped (permdown): its presences stay hidden until it"
-              << " restarts\n";
+    log::limited(log_level::warning, "cluster permdown", "cluster: ", node, " is back after it was", " dropped (permdown): its presences stay hidden until it", " restarts");
     return;
   }
   for (auto& old : crdt.replicas())
@@ -205,7 +204,7 @@ void receive(actor* self, const mesh::presence_message& m) {
   auto& p = i->second;
   auto theirs = clock_from(m.clock);
   if (!theirs) {
-    std::cerr << "fenix: cluster: bad presence clock from " << m.node << '\n';
+    log::limited(log_level::warning, "cluster bad presence", "cluster: bad presence clock from ", m.node);
     return;
   }
   if (m.kind == mesh::presence_message::transfer_req) {
@@ -218,7 +217,7 @@ void receive(actor* self, const mesh::presence_message& m) {
   if (!m.delta.empty()) {
     auto d = delta_from(m.delta);
     if (!d) {
-      std::cerr << "fenix: cluster: bad presence delta from " << m.node << '\n';
+      log::limited(log_level::warning, "cluster bad presence", "cluster: bad presence delta from ", m.node);
       return;
     }
     merge(self, *d);

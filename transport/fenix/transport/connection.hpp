@@ -47,9 +47,10 @@ public:
   /// Starts the close handshake with `code`; later sends are dropped.
   virtual void close(close_code code, std::string reason = {}) = 0;
 
-  /// Tells the transport that `n` received frames were processed, so that
-  /// reading resumes if it was paused for inbound flow control.
-  virtual void consumed(std::size_t n) = 0;
+  /// Tells the transport that one received frame of `bytes` bytes was
+  /// processed, so that reading resumes if it was paused for inbound flow
+  /// control (server_options::max_inbound_pending / max_inbound_bytes).
+  virtual void consumed(std::size_t bytes) = 0;
 
   /// The upgrade request (path, query, headers, peer).
   virtual const http_request& request() const = 0;

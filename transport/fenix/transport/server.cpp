@@ -4,8 +4,10 @@
 // (ws_session.cpp, fenix's own framing). One io_context per io thread;
 // the acceptor hands connections to the threads in turn.
 
+#include "fenix/log.hpp"
 #include "fenix/transport/server.hpp"
 
+#include <array>
 #include <atomic>
 #include <iostream>
 #include <optional>
@@ -15,11 +17,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/detail/hybi13.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "fenix/log.hpp"
 #include "fenix/transport/ws/io_worker.hpp"
 
 namespace fenix::transport {
@@ -35,9 +39,22 @@ using ws::shared_state;
 namespace {
 
 void fail(beast::error_code ec, const char* what) {
-  if (ec == beast::error::timeout || ec == http::error::end_of_stream)
+  if (ec == beast::error::timeout || ec == http::error::end_of_stream
+      || ec == net::error::connection_reset || ec == net::error::eof)
     return;
   ws::log_error(ec, what);
+}
+
+// The answer to a request Beast could not parse, or 0 to just close.
+int status_for_parse_error(beast::error_code ec) {
+  if (ec == http::error::body_limit)
+    return 413;
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+    return 431;  // headers, a chunk line or trailers over the bound
+  if (ec.category() == beast::error_code{http::error::bad_method}.category()
+      && ec != http::error::end_of_stream && ec != http::error::partial_message)
+    return 400;
+  return 0;
 }
 
 // -- HTTP session ---------------------------------------------------------------
@@ -78,20 +95,60 @@ public:
   void run() { do_read(); }
 
 private:
+  // The header is read first, so that the body limit can follow the route
+  // (small API bodies, long-poll POSTs); the read buffer itself is bounded
+  // (max_http_header), which bounds chunk lines and trailers as well.
   void do_read() {
     parser_.emplace();
-    parser_->body_limit(state_->opts.max_http_body);
+    parser_->header_limit(
+      static_cast<std::uint32_t>(state_->opts.max_http_header));
+    parser_->body_limit(boost::none);  // decided by on_header, per route
     stream_.expires_after(std::chrono::seconds(30));
+    http::async_read_header(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec)
+      return on_error(ec);
+    std::string_view target{parser_->get().target()};
+    auto path = target.substr(0, target.find('?'));
+    auto limit = body_limit_for(path);
+    if (auto n = parser_->content_length(); n && *n > limit)
+      return on_error(http::error::body_limit);
+    parser_->body_limit(limit);  // chunked bodies: checked per chunk
     http::async_read(
       stream_, buffer_, *parser_,
       beast::bind_front_handler(&http_session::on_read, shared_from_this()));
   }
 
+  std::uint64_t body_limit_for(std::string_view path) const {
+    for (auto& [p, limit] : state_->body_limits)
+      if (p == path)
+        return limit;
+    return state_->opts.max_http_body;
+  }
+
+  void on_error(beast::error_code ec) {
+    if (auto status = status_for_parse_error(ec); status != 0) {
+      ++state_->stats.http_refused;
+      log::limited(log_level::info, "bad http request", "HTTP ", status,
+                   " to ", peer(), ": ", ec.message());
+      return send(http_response::empty(status), false);
+    }
+    fail(ec, "http read");
+  }
+
+  std::string peer() const {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    return ec ? std::string{"?"} : ep.address().to_string();
+  }
+
   void on_read(beast::error_code ec, std::size_t) {
-    if (ec == http::error::body_limit)
-      return send(http_response::empty(413), false);
     if (ec)
-      return fail(ec, "http read");
+      return on_error(ec);
     auto req = parser_->release();
     auto info = to_request(req, stream_.socket());
     if (!state_->ws_path.empty() && info.path == state_->ws_path)
@@ -147,8 +204,7 @@ private:
     try {
       h(info, respond);
     } catch (const std::exception& e) {
-      std::cerr << "fenix: HTTP handler for " << info.path
-                << " threw: " << e.what() << '\n';
+      log::limited(log_level::error, "http handler", "HTTP handler for ", info.path, " threw: ", e.what());
       respond(http_response::text(500, "internal server error\n"));
     }
   }
@@ -158,8 +214,7 @@ private:
     try {
       return h(info);
     } catch (const std::exception& e) {
-      std::cerr << "fenix: HTTP handler for " << info.path
-                << " threw: " << e.what() << '\n';
+      log::limited(log_level::error, "http handler", "HTTP handler for ", info.path, " threw: ", e.what());
       return http_response::text(500, "internal server error\n");
     }
   }
@@ -171,7 +226,7 @@ private:
     try {
       res = state_->on_upgrade(info);
     } catch (const std::exception& e) {
-      std::cerr << "fenix: upgrade handler threw: " << e.what() << '\n';
+      log::limited(log_level::error, "http handler", "upgrade handler threw: ", e.what());
       res = upgrade_result::refuse(500);
     }
     if (res.status != 101 || !res.handler)
@@ -232,17 +287,35 @@ private:
         if (!res->keep_alive()) {
           beast::error_code ignored;
           self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-          return;
+          return self->linger();
         }
         self->do_read();
       });
   }
 
+  // After the answer to a request we refused, the peer may still be
+  // sending: read and discard (bounded in bytes and time) so that closing
+  // does not reset the connection before the peer has read the answer.
+  void linger() {
+    if (lingered_ == 0)
+      stream_.expires_after(std::chrono::seconds(2));
+    stream_.async_read_some(
+      net::buffer(scratch_),
+      [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        self->lingered_ += n;
+        if (!ec && self->lingered_ < max_linger_bytes)
+          self->linger();
+      });
+  }
+
+  static constexpr std::size_t max_linger_bytes = 4 << 20;
+  std::array<char, 4096> scratch_;
+  std::size_t lingered_ = 0;
   beast::tcp_stream stream_;
   io_worker* worker_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<shared_state> state_;
+  beast::flat_buffer buffer_{2 * state_->opts.max_http_header};
+  std::optional<http::request_parser<http::string_body>> parser_;
 };
 
 }  // namespace
@@ -259,16 +332,46 @@ struct server::impl {
   bool started = false;
   bool stopped = false;
 
+  // At the fd limit (EMFILE/ENFILE) accepting fails at once, again and
+  // again: back off (10 ms doubling to 1 s) instead of spinning, log once
+  // per interval, and keep serving the connections that exist.
+  std::optional<net::steady_timer> accept_timer;
+  std::chrono::milliseconds accept_backoff{0};
+
+  void on_accept_error(beast::error_code ec) {
+    if (ec != net::error::no_descriptors && ec != net::error::no_buffer_space
+        && ec != net::error::no_memory
+        && ec.value() != ENFILE) {
+      if (ec != net::error::operation_aborted)
+        fail(ec, "accept");
+      return do_accept();
+    }
+    ++state->stats.accept_backoffs;
+    accept_backoff = std::min(std::chrono::milliseconds{1000},
+                              std::max(std::chrono::milliseconds{10},
+                                       accept_backoff * 2));
+    log::limited(log_level::error, "accept backoff",
+                 "cannot accept connections (", ec.message(),
+                 "): retrying in ", accept_backoff.count(), " ms");
+    if (!accept_timer)
+      accept_timer.emplace(workers[0]->ioc);
+    accept_timer->expires_after(accept_backoff);
+    accept_timer->async_wait([this](beast::error_code tec) {
+      if (!tec && acceptor->is_open())
+        do_accept();
+    });
+  }
+
   void do_accept() {
     auto& w = *workers[next_worker++ % workers.size()];
     acceptor->async_accept(
       w.ioc, [this, &w](beast::error_code ec, tcp::socket sock) {
         if (ec) {
-          if (ec != net::error::operation_aborted)
-            fail(ec, "accept");
           if (!acceptor->is_open())
             return;
+          return on_accept_error(ec);
         } else {
+          accept_backoff = std::chrono::milliseconds{0};
           beast::error_code ignored;
           sock.set_option(tcp::no_delay{true}, ignored);
           // The session runs on its worker's thread from the first byte on.
@@ -302,6 +405,10 @@ void server::route_async(std::string path, async_http_handler h) {
   impl_->state->async_routes.emplace_back(std::move(path), std::move(h));
 }
 
+void server::body_limit(std::string path, std::uint64_t bytes) {
+  impl_->state->body_limits.emplace_back(std::move(path), bytes);
+}
+
 void server::websocket(std::string path, upgrade_handler h) {
   impl_->state->ws_path = std::move(path);
   impl_->state->on_upgrade = std::move(h);
@@ -325,7 +432,21 @@ void server::start() {
   for (auto& w : impl_->workers)
     impl_->threads.emplace_back([ioc = &w->ioc] {
       auto guard = net::make_work_guard(*ioc);  // idle threads keep waiting
-      ioc->run();
+      // No exception from one connection's input may end an io thread: the
+      // handler that threw is gone (and its connection with it), the
+      // others go on.
+      for (;;) {
+        try {
+          ioc->run();
+          return;
+        } catch (const std::exception& e) {
+          log::limited(log_level::error, "io thread exception",
+                       "io thread caught: ", e.what());
+        } catch (...) {
+          log::limited(log_level::error, "io thread exception",
+                       "io thread caught an unknown exception");
+        }
+      }
     });
 }
 
@@ -364,7 +485,8 @@ server_stats server::stats() const {
   return {s.connections.load(), s.connections_total.load(),
           s.frames_in.load(),   s.frames_out.load(),
           s.bytes_out.load(),   s.frames_dropped.load(),
-          s.slow_closes.load(), s.writes.load()};
+          s.slow_closes.load(), s.writes.load(),
+          s.http_refused.load(), s.accept_backoffs.load()};
 }
 
 }  // namespace fenix::transport

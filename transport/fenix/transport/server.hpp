@@ -46,7 +46,12 @@ struct server_options {
   std::chrono::milliseconds backpressure_stall{1000};
   std::size_t backpressure_hard_factor = 16;
   std::size_t max_inbound_pending = 256;  // frames not yet consumed: pause
-  std::size_t max_http_body = 8'000'000;  // larger bodies get 413
+  std::size_t max_inbound_bytes = 16 << 20;  // their bytes: pause reading
+  std::size_t max_http_body = 64 * 1024;  // larger bodies get 413 (per
+                                          // route: server::body_limit)
+  // Request line + headers must fit in this many bytes, else 431 and
+  // close; a chunk line or the trailers of a chunked body in twice that.
+  std::size_t max_http_header = 8 * 1024;
   std::chrono::milliseconds handshake_timeout{10'000};
 };
 
@@ -61,6 +66,8 @@ struct server_stats {
   std::uint64_t slow_closes = 0;     // backpressure closes
   std::uint64_t writes = 0;          // socket writes (frames_out / writes:
                                      // frames per write)
+  std::uint64_t http_refused = 0;     // 400/413/431 answers to bad requests
+  std::uint64_t accept_backoffs = 0;  // accept paused at the fd limit
 };
 
 using http_handler = std::function<http_response(const http_request&)>;
@@ -90,6 +97,9 @@ public:
   /// Registers an asynchronous handler for every method on `path`. The
   /// connection reads no further request until the responder was called.
   void route_async(std::string path, async_http_handler h);
+
+  /// The body limit of requests to `path` (default: max_http_body).
+  void body_limit(std::string path, std::uint64_t bytes);
 
   /// Registers the WebSocket endpoint at `path`.
   void websocket(std::string path, upgrade_handler h);

@@ -63,10 +63,11 @@ public:
     }
   }
 
-  void consumed(std::size_t n) override {
+  void consumed(std::size_t bytes) override {
     auto& fl = *flow_;
-    auto before = fl.pending.fetch_sub(n);
-    if (before >= fl.max && before - n < fl.max && fl.paused.exchange(false)) {
+    fl.pending.fetch_sub(1);
+    fl.pending_bytes.fetch_sub(bytes);
+    if (!fl.over() && fl.paused.exchange(false)) {
       if (auto s = session_.lock())
         net::post(worker_->ioc, [s = std::move(s)] { s->do_resume(); });
     }

@@ -33,6 +33,8 @@ struct atomic_stats {
   std::atomic<std::uint64_t> frames_dropped{0};
   std::atomic<std::uint64_t> slow_closes{0};
   std::atomic<std::uint64_t> writes{0};  // sendmsg calls that wrote frames
+  std::atomic<std::uint64_t> http_refused{0};     // 400/413/431 answers
+  std::atomic<std::uint64_t> accept_backoffs{0};  // EMFILE/ENFILE pauses
 };
 
 class ws_session;
@@ -75,6 +77,7 @@ struct shared_state {
     routes;  // path -> (method, handler)
   std::vector<std::pair<std::string, http_handler>> prefix_routes;
   std::vector<std::pair<std::string, async_http_handler>> async_routes;
+  std::vector<std::pair<std::string, std::uint64_t>> body_limits;
   std::string ws_path;
   upgrade_handler on_upgrade;
 };

@@ -1,6 +1,7 @@
 // fenix's WebSocket session: start, reading and writing (see
 // ws_session.hpp).
 
+#include "fenix/log.hpp"
 #include "fenix/transport/ws/session.hpp"
 
 #include <algorithm>
@@ -21,7 +22,7 @@ void log_error(const boost::system::error_code& ec, const char* what) {
       || ec == err::connection_reset || ec == err::broken_pipe
       || ec == err::not_connected || ec == err::timed_out)
     return;
-  std::cerr << "fenix: transport " << what << ": " << ec.message() << '\n';
+  log::limited(log_level::warning, "transport error", "transport ", what, ": ", ec.message());
 }
 
 // -- reading -----------------------------------------------------------------------------
@@ -42,6 +43,7 @@ void ws_session::start(std::string response, std::string leftover,
   info.headers.clear();
   info.body = std::string{};
   flow_->max = state_->opts.max_inbound_pending;
+  flow_->max_bytes = state_->opts.max_inbound_bytes;
   push_frame(make_frame(std::move(response)), ws_opcode::text, out_frame::raw);
   queue_.back().header_size = 0;  // the 101 response goes out as it is
   handler_->on_open(
@@ -91,12 +93,23 @@ void ws_session::process(std::string_view bytes) {
         break;
       state_->stats.frames_in.fetch_add(1);
       flow_->pending.fetch_add(1);
+      flow_->pending_bytes.fetch_add(e.data.size());
       handler_->on_frame(std::move(e.data), e.binary);
       break;
     case ws_event::ping:
-      if (!closing_)
-        push_frame(make_frame(std::move(e.data)), ws_opcode::pong,
-                   out_frame::control);
+      if (closing_)
+        break;
+      // Pongs count against the outbound bound: a peer that pings and
+      // never reads is cut off like any slow reader; one that is merely
+      // behind misses pongs (RFC 6455 5.5.3: answering only the latest
+      // ping is allowed).
+      if (queued_bytes_ + e.data.size() > state_->opts.max_backpressure) {
+        if (stalled(clock_type::now()))
+          return cut_off();
+        break;
+      }
+      push_frame(make_frame(std::move(e.data)), ws_opcode::pong,
+                 out_frame::control);
       break;
     case ws_event::close:
       close_received_ = true;
@@ -121,8 +134,7 @@ void ws_session::process(std::string_view bytes) {
       break;
     case ws_event::error:
       if (e.code == static_cast<std::uint16_t>(close_code::too_big))
-        std::cerr << "fenix: frame over max_frame_size from " << peer_
-                  << ", closing with 1009\n";
+        log::limited(log_level::warning, "frame too big", "frame over max_frame_size from ", peer_, ", closing with 1009");
       if (e.code == static_cast<std::uint16_t>(close_code::protocol_error))
         fatal_ = true;
       do_close(static_cast<close_code>(e.code), "");
@@ -131,11 +143,11 @@ void ws_session::process(std::string_view bytes) {
   }
   if (closing_ || done_)
     return;
-  if (flow_->pending.load() >= flow_->max) {
+  if (flow_->over()) {
     paused_ = true;
     flow_->paused.store(true);
     // Re-check: the consumer may have caught up in between.
-    if (flow_->pending.load() < flow_->max) {
+    if (!flow_->over()) {
       flow_->paused.store(false);
       paused_ = false;
     }

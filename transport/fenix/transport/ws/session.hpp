@@ -26,6 +26,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "fenix/log.hpp"
 #include "fenix/transport/ws/io_worker.hpp"
 #include "fenix/transport/ws/frame.hpp"
 
@@ -35,10 +36,19 @@ using clock_type = std::chrono::steady_clock;
 
 // Inbound flow control shared by a session and its handle: frames handed
 // to the socket actor but not yet consumed.
+// Inbound flow control: frames handed to the consumer and not yet
+// reported consumed, in frames and in bytes. Reading pauses (TCP then
+// pushes back on the peer) while either is at its bound.
 struct flow_state {
   std::atomic<std::size_t> pending{0};
+  std::atomic<std::size_t> pending_bytes{0};
   std::atomic<bool> paused{false};
   std::size_t max = 256;
+  std::size_t max_bytes = 16 << 20;
+
+  bool over() const {
+    return pending.load() >= max || pending_bytes.load() >= max_bytes;
+  }
 };
 
 // A frame in the write queue, with its header.
@@ -130,7 +140,7 @@ public:
   }
 
   void do_resume() {
-    if (paused_ && !closing_ && flow_->pending.load() < flow_->max) {
+    if (paused_ && !closing_ && !flow_->over()) {
       paused_ = false;
       wait_read();
     }
@@ -157,8 +167,7 @@ private:
   // partly written) and close with 1013 so that the client reconnects.
   void cut_off() {
     state_->stats.slow_closes.fetch_add(1);
-    std::cerr << "fenix: closing slow reader " << peer_ << " (" << queued_bytes_
-              << " bytes queued)\n";
+    log::limited(log_level::warning, "slow reader", "closing slow reader ", peer_, " (", queued_bytes_, " bytes queued)");
     auto keep = head_ + (offset_ > 0 ? 1 : 0);
     for (auto i = keep; i < queue_.size(); ++i)
       queued_bytes_ -= queue_[i].f.size();
