@@ -4,13 +4,14 @@
 #   make test           install, build and run every test
 #   make test-sanitize  the same tests under ASan + UBSan (build-asan/)
 #   make bench          the benchmark suite (writes BENCHMARKS.md sections)
+#   make docs           the API reference (doxygen; installed on first use)
 
 APP ?= chat
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps build run test test-unit test-js test-sanitize bench clean format
+.PHONY: deps build run test test-unit test-js test-sanitize bench clean format docs
 
 deps:
 	@bash scripts/install-deps.sh
@@ -31,6 +32,10 @@ test-sanitize: deps
 
 bench: build
 	@bash bench/run.sh $(BUILD)
+
+docs:
+	@command -v doxygen >/dev/null || FENIX_DOCS=1 bash scripts/install-deps.sh
+	@cd docs && doxygen Doxyfile
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

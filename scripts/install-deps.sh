@@ -3,12 +3,14 @@
 # Run as root (or with sudo). Safe to run again: it only installs what is missing.
 #   scripts/install-deps.sh           build + test dependencies (C++ and npm)
 #   FENIX_SKIP_BROWSER=1 ...          skip chromium (browser tests are then skipped)
+#   FENIX_DOCS=1 ...                  doxygen too (make docs sets it on first use)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake ccache libcaf-dev libboost1.81-dev libboost-json1.81-dev
       catch2 libsqlite3-dev sqlite3 libssl-dev nodejs npm)
 [ "${FENIX_SKIP_BROWSER:-0}" = 1 ] || pkgs+=(chromium)
+[ "${FENIX_DOCS:-0}" = 1 ] && pkgs+=(doxygen)
 
 missing=()
 for p in "${pkgs[@]}"; do

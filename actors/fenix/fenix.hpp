@@ -22,6 +22,7 @@
 #include "fenix/endpoint.hpp"
 #include "fenix/pubsub.hpp"
 #include "fenix/types.hpp"
+#include "fenix/version.hpp"
 
 namespace fenix {
 

@@ -9,11 +9,8 @@
 
 #include <boost/json.hpp>
 
+#include "apps/common/embedded.hpp"
 #include "apps/common/jwt.hpp"
-
-#ifndef FENIX_SOURCE_DIR
-#define FENIX_SOURCE_DIR "."
-#endif
 
 namespace fenix::apps {
 
@@ -33,7 +30,8 @@ void print_help(const std::string& app, std::uint16_t port) {
     << "  --db PATH          SQLite file (default fenix-" << app
     << ".db; :memory: for none)\n"
     << "  --log-level LEVEL  error|warning|info|debug (default info)\n"
-    << "  --static-dir DIR   the web page's files (default: the source tree)\n"
+    << "  --static-dir DIR   serve the web page's files from DIR (default: the\n"
+    << "                     copy built into this binary)\n"
     << "cluster (docs: examples/cluster/README.md):\n"
     << "  --node-port N      join a cluster: this node's cluster port\n"
     << "  --node-host HOST   address of the cluster port (default 127.0.0.1;\n"
@@ -141,7 +139,6 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
   f.app = app;
   f.port = default_port;
   f.db = "fenix-" + app + ".db";
-  f.static_dir = std::string{FENIX_SOURCE_DIR} + "/apps/" + app + "/static";
   auto fail = [&](const std::string& msg) {
     std::cerr << "fenix-" << app << ": " << msg << '\n';
     f.run = false;
@@ -378,22 +375,36 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
     return http_response{
       200, "text/plain; version=0.0.4; charset=utf-8", std::move(out), {}};
   });
+  // The page: from --static-dir if given, else the copy embedded at build
+  // time (phoenix.mjs too, unless the directory has its own).
   auto dir = flags.static_dir;
-  ep.route("GET", "/", [dir](const http_request&) {
-    return serve_file(dir + "/index.html");
+  auto app = flags.app;
+  auto page = [dir, app](const std::string& name) {
+    if (!dir.empty()) {
+      auto r = serve_file(dir + "/" + name);
+      if (r.status != 404 || name != "phoenix.mjs")
+        return r;
+    }
+    auto* f = find_embedded(app, name);
+    if (!f)
+      return http_response::text(404, "not found\n");
+    http_response r{200, f->mime,
+                    std::string{reinterpret_cast<const char*>(f->data), f->size},
+                    {}};
+    r.headers.emplace("cache-control", "no-cache");
+    return r;
+  };
+  ep.route("GET", "/", [page](const http_request&) {
+    return page("index.html");
   });
-  auto phoenix_js = std::string{FENIX_SOURCE_DIR}
-                    + "/tests/js/node_modules/phoenix/priv/static/phoenix.mjs";
-  ep.route_prefix("/assets/", [dir, phoenix_js](const http_request& req) {
+  ep.route_prefix("/assets/", [page](const http_request& req) {
     if (req.method != "GET" && req.method != "HEAD")
       return http_response::text(405, "method not allowed\n");
     auto name = req.path.substr(8);
-    if (name == "phoenix.mjs")
-      return serve_file(phoenix_js);
     if (name.empty() || name.find("..") != std::string::npos
         || name.find('/') != std::string::npos)
       return http_response::text(404, "not found\n");
-    return serve_file(dir + "/" + name);
+    return page(name);
   });
 }
 

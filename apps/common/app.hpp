@@ -39,7 +39,7 @@ struct app_flags {
   std::string secret;  // --secret, else FENIX_SECRET, else random
   std::string db;      // SQLite path; ":memory:" for none
   std::string log_level = "info";
-  std::string static_dir;  // the page's files
+  std::string static_dir;  // the page's files; empty: the embedded copy
   // -- cluster (see actors/cluster.hpp) --
   std::string node_host = "127.0.0.1";       // cluster port's address
   std::uint16_t node_port = 0;               // 0: not clustered
