@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "apps/common/jwt.hpp"
+#include "fenix/protocol/json.hpp"
 
 #ifndef FENIX_SOURCE_DIR
 #define FENIX_SOURCE_DIR "."
@@ -280,7 +281,7 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
   });
   ep.route("POST", "/api/session", [secret](const http_request& req) {
     json::error_code ec;
-    auto body = json::parse(req.body, ec);
+    auto body = fenix::protocol::parse_json(req.body, ec);
     if (ec)
       return http_response::json(400, R"({"error":"invalid json"})");
     const json::value* name =
