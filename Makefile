@@ -5,13 +5,15 @@
 #   make test-sanitize  the same tests under ASan + UBSan (build-asan/)
 #   make bench          the benchmark suite (writes BENCHMARKS.md sections)
 #   make docs           the API reference (doxygen; installed on first use)
+#   make fuzz           libFuzzer harnesses, FUZZ_SECONDS (60) each (build-fuzz/)
 
 APP ?= chat
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: deps build run test test-unit test-js test-sanitize bench clean format docs
+.PHONY: deps build run test test-unit test-js test-sanitize fuzz bench clean format docs
 
 deps:
 	@bash scripts/install-deps.sh
@@ -29,6 +31,9 @@ test: build
 test-sanitize: deps
 	@bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFENIX_SANITIZE=ON
 	@FENIX_SANITIZE=1 bash scripts/test.sh build-asan
+
+fuzz:
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: build
 	@bash bench/run.sh $(BUILD)

@@ -7,6 +7,7 @@
 
 #include "fenix/atoms.hpp"
 #include "fenix/detail/endpoint_context.hpp"
+#include "fenix/protocol/json.hpp"
 
 namespace fenix {
 
@@ -264,13 +265,26 @@ caf::behavior channel::make_behavior() {
 
 namespace fenix {
 
+namespace {
+
+// A meta travels to every peer inside a gossip delta and out in
+// presence_diff pushes: refused here, before it could make a peer drop a
+// whole delta.
+void check_meta(const json::object& meta) {
+  protocol::check_json(json::value{meta}, protocol::max_payload_depth);
+}
+
+}  // namespace
+
 void channel::track(const std::string& key, json::object meta) {
+  check_meta(meta);
   tracked_ = true;
   send(init_->ctx->presence->shard(topic()), track_atom::value, topic(), key,
        payload{std::move(meta)}, caf::actor_cast<caf::actor>(this));
 }
 
 void channel::update(const std::string& key, json::object meta) {
+  check_meta(meta);
   send(init_->ctx->presence->shard(topic()), update_atom::value, topic(), key,
        payload{std::move(meta)}, caf::actor_cast<caf::actor>(this));
 }

@@ -109,10 +109,14 @@ public:
   /// Tracks this channel under `key` on its topic; `phx_ref` is added to
   /// the meta. The entry goes away by itself when the channel exits.
   /// Tracking the same key twice from one channel is an error (logged).
+  /// A meta with a non-finite number or deeper than
+  /// protocol::max_payload_depth throws std::domain_error (peers could not
+  /// take it).
   void track(const std::string& key, json::object meta);
 
   /// Replaces the meta of `key`: one presence_diff with the old meta in
-  /// leaves and the new one (new phx_ref, phx_ref_prev) in joins.
+  /// leaves and the new one (new phx_ref, phx_ref_prev) in joins. The meta
+  /// is checked like track's.
   void update(const std::string& key, json::object meta);
 
   void untrack(const std::string& key);

@@ -13,6 +13,7 @@
 #include "fenix/atoms.hpp"
 #include "fenix/tracker/gossip.hpp"
 #include "fenix/presence/state.hpp"
+#include "fenix/protocol/json.hpp"
 #include "fenix/pubsub.hpp"
 #include "fenix/types.hpp"
 
@@ -55,6 +56,25 @@ using namespace std::chrono_literals;
 using tracker::record;
 using tracker_state = tracker::state;
 using tracker_actor = tracker::actor;
+
+// A meta every peer can parse inside a delta (channel::track throws on the
+// same test; this catches metas sent to the shard directly).
+bool meta_ok(const payload& p, const std::string& key,
+             const std::string& topic) {
+  try {
+    if (!p.is_binary() && p.json().is_object()) {
+      protocol::check_json(p.json(), protocol::max_payload_depth);
+      return true;
+    }
+  } catch (const std::domain_error& e) {
+    std::cerr << "fenix: presence: meta of " << key << " on " << topic
+              << " refused: " << e.what() << '\n';
+    return false;
+  }
+  std::cerr << "fenix: presence: meta of " << key << " on " << topic
+            << " is not a JSON object\n";
+  return false;
+}
 
 // phx_ref: URL-safe base64 of 12 bytes (time, random, counter): 16 chars.
 std::string make_ref(tracker_state& st) {
@@ -217,6 +237,8 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
     [=](track_atom, const std::string& topic, const std::string& key,
         payload& p, const caf::actor& owner) {
       auto& st = self->state;
+      if (!meta_ok(p, key, topic))
+        return;
       auto meta = std::move(p.json().as_object());
       meta["phx_ref"] = make_ref(st);
       auto cs = st.crdt->track(topic, key, owner.id(), std::move(meta));
@@ -230,6 +252,8 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
     [=](update_atom, const std::string& topic, const std::string& key,
         payload& p, const caf::actor& owner) {
       auto& st = self->state;
+      if (!meta_ok(p, key, topic))
+        return;
       auto meta = std::move(p.json().as_object());
       auto* old = st.crdt->find_local(topic, key, owner.id());
       if (old == nullptr) {

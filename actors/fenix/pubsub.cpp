@@ -4,11 +4,11 @@
 #include <functional>
 #include <unordered_map>
 
-#include <boost/json/serialize.hpp>
 #include <caf/all.hpp>
 
 #include "fenix/atoms.hpp"
 #include "fenix/mesh/protocol.hpp"
+#include "fenix/protocol/json.hpp"
 
 namespace fenix {
 
@@ -213,7 +213,16 @@ void pubsub::forward(const std::string& topic, const std::string& event,
   rb.topic = topic;
   rb.event = event;
   rb.binary = p.is_binary();
-  rb.data = rb.binary ? p.bytes() : boost::json::serialize(p.json());
+  if (rb.binary) {
+    rb.data = p.bytes();
+  } else {
+    try {
+      // As deep as a push frame can carry, every number finite.
+      rb.data = protocol::serialize_json(p.json(), protocol::json_max_depth - 1);
+    } catch (const std::domain_error&) {
+      return;  // no subscriber could get it here either (see serializer.hpp)
+    }
+  }
   caf::anon_send(l.node, cl_forward_atom::value, std::move(rb));
 }
 

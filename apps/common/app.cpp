@@ -11,6 +11,7 @@
 
 #include "apps/common/embedded.hpp"
 #include "apps/common/jwt.hpp"
+#include "fenix/protocol/json.hpp"
 
 namespace fenix::apps {
 
@@ -319,7 +320,7 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
   });
   ep.route("POST", "/api/session", [secret](const http_request& req) {
     json::error_code ec;
-    auto body = json::parse(req.body, ec);
+    auto body = fenix::protocol::parse_json(req.body, ec);
     if (ec)
       return http_response::json(400, R"({"error":"invalid json"})");
     const json::value* name =

@@ -11,6 +11,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "fenix/protocol/json.hpp"
+
 namespace fenix::apps {
 
 namespace {
@@ -56,7 +58,7 @@ std::optional<json::object> decode_object(std::string_view segment) {
   if (!bytes)
     return std::nullopt;
   boost::system::error_code ec;
-  auto val = json::parse(*bytes, ec);
+  auto val = fenix::protocol::parse_json(*bytes, ec);
   if (ec || !val.is_object())
     return std::nullopt;
   return std::move(val.as_object());

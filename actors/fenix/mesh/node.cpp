@@ -11,6 +11,7 @@
 #include <caf/openssl/manager.hpp>
 
 #include "fenix/detail/endpoint_context.hpp"
+#include "fenix/protocol/json.hpp"
 
 namespace fenix::mesh {
 
@@ -278,7 +279,8 @@ void deliver(node_actor* self, remote_broadcast& rb) {
     p = payload::binary(std::move(rb.data));
   } else {
     json::error_code ec;
-    auto v = json::parse(rb.data, ec);
+    // A payload that fits in a push frame (one level around it).
+    auto v = protocol::parse_json(rb.data, ec, protocol::json_max_depth - 1);
     if (ec) {
       log(st, "dropping a broadcast with bad JSON on " + rb.topic);
       return;

@@ -6,6 +6,8 @@
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
+#include "fenix/protocol/json.hpp"
+
 namespace fenix::tracker {
 
 namespace {
@@ -29,9 +31,12 @@ std::string to_text(const presence::version_vector& vv) {
   return json::serialize(vv.to_json());
 }
 
+// A peer's JSON is read like a client's: precise numbers, nothing
+// non-finite, at most json_max_depth (a delta carries metas of at most
+// max_payload_depth at 5 levels down).
 std::optional<presence::version_vector> clock_from(const std::string& text) {
   json::error_code ec;
-  auto v = json::parse(text, ec);
+  auto v = protocol::parse_json(text, ec);
   if (ec)
     return std::nullopt;
   return presence::version_vector::from_json(v);
@@ -39,7 +44,7 @@ std::optional<presence::version_vector> clock_from(const std::string& text) {
 
 std::optional<presence::delta> delta_from(const std::string& text) {
   json::error_code ec;
-  auto v = json::parse(text, ec);
+  auto v = protocol::parse_json(text, ec);
   if (ec)
     return std::nullopt;
   return presence::delta::from_json(v);

@@ -45,7 +45,7 @@ std::string ws_client::send_v2(const opt_string& join_ref,
   out.push_back(',');
   json_text::append_string(out, event);
   out.push_back(',');
-  json_text::append_value(out, payload);
+  json_text::append_value(out, payload, 1);
   out.push_back(']');
   send_text(std::move(out));
   return ref;
@@ -104,7 +104,10 @@ std::string ws_client::heartbeat() {
 
 decode_result decode_server_frame(std::string_view data, bool binary) {
   if (!binary)
-    return serializer_for(protocol_version::v2).decode(data, false);
+    // A server frame may use the whole depth (a reply's response, a
+    // presence_diff around a meta): only the frame's own level is taken.
+    return serializer_for(protocol_version::v2)
+      .decode(data, false, protocol::json_max_depth - 1);
   if (data.empty())
     return decode_error{"empty binary frame"};
   auto kind = static_cast<unsigned char>(data[0]);

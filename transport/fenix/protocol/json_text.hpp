@@ -5,9 +5,9 @@
 #include <string>
 #include <string_view>
 
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "fenix/protocol/json.hpp"
 #include "fenix/protocol/message.hpp"
 
 namespace fenix::protocol::json_text {
@@ -23,9 +23,12 @@ inline void append_opt(std::string& out, const opt_string& s) {
     out += "null";
 }
 
-/// Appends a JSON value.
-inline void append_value(std::string& out, const json::value& v) {
-  out += json::serialize(v);
+/// Appends a JSON value that sits `wrapper` levels deep in its frame.
+/// Throws std::domain_error on a non-finite number, or if the frame would
+/// be deeper than json_max_depth (nobody could decode it).
+inline void append_value(std::string& out, const json::value& v,
+                         std::size_t wrapper) {
+  append_json(out, v, json_max_depth - wrapper);
 }
 
 }  // namespace fenix::protocol::json_text

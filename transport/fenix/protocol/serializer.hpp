@@ -7,14 +7,26 @@
 ///   frame f = s->encode_reply("3", "7", topic, reply_status::ok, resp);
 ///
 /// Decoding never throws: a malformed frame yields a `decode_error`
-/// naming what was wrong. Encoding a V2 binary field longer than 255 bytes
-/// throws `std::length_error` (the client could not decode it either).
+/// naming what was wrong. JSON is read by parse_json (json.hpp): numbers
+/// precisely, a non-finite number (`1e999999`, `0e400`) is an error, and
+/// so is a payload deeper than `max_payload_depth` (27), so that anything
+/// accepted can be relayed, even as a presence meta to cluster peers.
+///
+/// Encoding a V2 binary field longer than 255 bytes throws
+/// `std::length_error` (the client could not decode it either). Encoding a
+/// JSON payload with a non-finite number, or one that would make the frame
+/// deeper than `json_max_depth`, throws `std::domain_error`: `Infinity` and
+/// `NaN` are not JSON (phoenix.js throws on them and misses every later
+/// message). Where frames are built the throw is handled like the others:
+/// a channel handler that pushes or replies with one crashes, PubSub skips
+/// the broadcast for that subscriber.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <variant>
 
+#include "fenix/protocol/json.hpp"
 #include "fenix/protocol/message.hpp"
 #include "fenix/transport/utf8.hpp"
 
@@ -41,8 +53,17 @@ public:
 
   virtual protocol_version version() const = 0;
 
-  /// Decodes one client frame (text or binary).
-  virtual decode_result decode(std::string_view data, bool binary) const = 0;
+  /// Decodes one client frame (text or binary); its JSON payload may be at
+  /// most `max_payload_depth` deep.
+  decode_result decode(std::string_view data, bool binary) const {
+    return decode(data, binary, max_payload_depth);
+  }
+
+  /// Decodes a frame whose JSON payload may be `payload_depth` deep (at
+  /// most json_max_depth - 1, the frame's own level). fenix::client reads
+  /// server frames with json_max_depth - 1.
+  virtual decode_result decode(std::string_view data, bool binary,
+                               std::size_t payload_depth) const = 0;
 
   /// Encodes a message with the given refs. A binary payload becomes a V2
   /// binary push (join_ref set, ref null) or broadcast (both refs null).

@@ -1,7 +1,7 @@
 // V1 (vsn 1.0.x): JSON objects `{topic, event, payload, ref}`; join_ref is
 // read when present but never sent. Text frames only.
 
-#include <boost/json/parse.hpp>
+#include <algorithm>
 
 #include "fenix/protocol/json_text.hpp"
 #include "fenix/protocol/serializer.hpp"
@@ -23,11 +23,16 @@ class v1_json_serializer final : public serializer {
 public:
   protocol_version version() const override { return protocol_version::v1; }
 
-  decode_result decode(std::string_view data, bool binary) const override {
+  using serializer::decode;
+
+  decode_result decode(std::string_view data, bool binary,
+                       std::size_t payload_depth) const override {
     if (binary)
       return decode_error{"V1 does not accept binary frames"};
     json::error_code ec;
-    auto v = json::parse(data, ec);
+    // The frame is one level around the payload.
+    auto v = parse_json(data, ec, 1 + std::min(payload_depth,
+                                               json_max_depth - 1));
     if (ec)
       return decode_error{"invalid JSON: " + ec.message()};
     if (!v.is_object())
@@ -56,7 +61,7 @@ public:
     if (p.is_binary())
       throw std::invalid_argument("V1 cannot carry binary payloads");
     return text_frame(ref, topic, event, 64, [&](std::string& out) {
-      json_text::append_value(out, p.json());
+      json_text::append_value(out, p.json(), 1);
     });
   }
 
@@ -97,7 +102,7 @@ public:
     out += ",\"event\":\"phx_reply\",\"payload\":{\"status\":\"";
     out += to_string(status);
     out += "\",\"response\":";
-    json_text::append_value(out, response.json());
+    json_text::append_value(out, response.json(), 2);
     out += "},\"ref\":";
     json_text::append_opt(out, ref);
     out.push_back('}');

@@ -1,7 +1,7 @@
 // V2 (vsn 2.0.x): JSON arrays `[join_ref, ref, topic, event, payload]` in
 // text frames, and the binary layout of v2_binary_codec in binary frames.
 
-#include <boost/json/parse.hpp>
+#include <algorithm>
 
 #include "fenix/protocol/json_text.hpp"
 #include "fenix/protocol/serializer.hpp"
@@ -24,11 +24,16 @@ class v2_json_serializer final : public serializer {
 public:
   protocol_version version() const override { return protocol_version::v2; }
 
-  decode_result decode(std::string_view data, bool binary) const override {
+  using serializer::decode;
+
+  decode_result decode(std::string_view data, bool binary,
+                       std::size_t payload_depth) const override {
     if (binary)
       return v2_binary::decode(data);
     json::error_code ec;
-    auto v = json::parse(data, ec);
+    // The frame is one level around the payload.
+    auto v = parse_json(data, ec, 1 + std::min(payload_depth,
+                                               json_max_depth - 1));
     if (ec)
       return decode_error{"invalid JSON: " + ec.message()};
     if (!v.is_array())
@@ -60,7 +65,7 @@ public:
         v2_binary::encode_push(*join_ref, topic, event, p.bytes()), true);
     }
     return text_frame(join_ref, ref, topic, event, 64, [&](std::string& out) {
-      json_text::append_value(out, p.json());
+      json_text::append_value(out, p.json(), 1);
     });
   }
 
@@ -111,7 +116,7 @@ public:
     out += ",\"phx_reply\",{\"status\":\"";
     out += to_string(status);
     out += "\",\"response\":";
-    json_text::append_value(out, response.json());
+    json_text::append_value(out, response.json(), 2);
     out += "}]";
     return make_frame(std::move(out));
   }
