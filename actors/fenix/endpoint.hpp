@@ -77,8 +77,12 @@ struct endpoint_options {
   transport::close_code decode_error_close =
     transport::close_code::invalid_payload;  // 1007 (Phoenix/Cowboy: 1011)
   bool log_connects = false;  // one line per accepted/refused connect
+  // -- long poll --
   bool longpoll = false;      // serve <socket_path>/longpoll (Phoenix: off)
   std::chrono::milliseconds longpoll_window{10'000};  // GET hold time
+  std::size_t longpoll_max_body = 1 << 20;  // POST body bytes; larger: HTTP 413
+  std::size_t max_inbound_bytes = 16 << 20;  // posted, unconsumed bytes per
+                                             // session; over: {"status":408}
 };
 
 /// What the connect callback sees (Phoenix connect/3 params + connect_info).
