@@ -77,13 +77,15 @@ struct endpoint_options {
   transport::close_code decode_error_close =
     transport::close_code::invalid_payload;  // 1007 (Phoenix/Cowboy: 1011)
   bool log_connects = false;  // one line per accepted/refused connect
+  // -- long poll --
   bool longpoll = false;      // serve <socket_path>/longpoll (Phoenix: off)
   std::chrono::milliseconds longpoll_window{10'000};  // GET hold time
   std::size_t longpoll_max_body = 1 << 20;  // POST body bytes; above: 413
 
   // -- inbound bounds and rate limits (a rate <= 0 disables the limit) --
-  std::size_t max_inbound_bytes = 16 << 20;  // received, not yet processed
-                                             // (per connection): pause
+  std::size_t max_inbound_bytes = 16 << 20;  // received, not yet processed,
+                                             // per connection: reading pauses
+                                             // (long poll: {"status":408})
   std::size_t max_http_body = 64 * 1024;     // other HTTP routes; above: 413
   double event_rate = 100;   // events a connection may send per second
   double event_burst = 200;  // ... and in one burst; over: "rate limited"

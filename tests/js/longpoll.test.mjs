@@ -160,3 +160,96 @@ test("a session nobody polls ends; a later POST gets 410", async () => {
     await server.stop()
   }
 })
+
+test("the official LongPoll client with a `token` connect param joins and " +
+  "chats (the session token is the query's last `token`)", async () => {
+  const server = await startServer()
+  try {
+    // The apps pass their JWT as params: {token}; phoenix.js LongPoll then
+    // sends ?token=<JWT>&vsn=2.0.0&token=<session>.
+    const lp = newSocket(server, {token: "app.jwt.value", user: "jwt"},
+      {transport: LongPoll})
+    let errors = 0
+    lp.onError(() => errors++)
+    const opened = new Promise(r => lp.onOpen(r))
+    lp.connect()
+    await waitFor(opened, 3000, "long-poll socket to open")
+    const chan = lp.channel("room:jwt")
+    assert.deepEqual(await joinChannel(chan),
+      {status: "ok", response: {joined: true}})
+    const got = nextEvent(chan, "new_msg", 5000)
+    assert.deepEqual(await pushAndWait(chan.push("new_msg", {body: "yo"})),
+      {status: "ok", response: {}})
+    assert.deepEqual((await got).payload, {body: "yo"})
+    assert.deepEqual(await pushAndWait(chan.push("ping", {n: 2})),
+      {status: "ok", response: {n: 2}})
+    assert.equal(errors, 0, "no session_gone reconnect loop")
+  } finally {
+    await closeAll()
+    await server.stop()
+  }
+})
+
+test("session tokens: distinct, base64url, signed by their server",
+  async () => {
+    const a = await startServer()
+    const b = await startServer()
+    try {
+      const tokens = new Set()
+      for (let i = 0; i < 20; i++) tokens.add(await open(a))
+      assert.equal(tokens.size, 20)
+      for (const t of tokens) {
+        assert.match(t, /^[A-Za-z0-9_-]{22,}$/)
+        // 16 random bytes and a 16-byte MAC.
+        assert.equal(Buffer.from(t, "base64url").length, 32)
+      }
+      const t = [...tokens][0]
+      const join = JSON.stringify(["1", "1", "room:t", "phx_join", {}])
+      assert.deepEqual(await post(lpUrl(a, `vsn=2.0.0&token=${t}`), join),
+        {status: 200})
+      // Tampered: refused like an unknown session.
+      const bad = t.slice(0, 3) + (t[3] === "A" ? "B" : "A") + t.slice(4)
+      assert.deepEqual(await post(lpUrl(a, `vsn=2.0.0&token=${bad}`), join),
+        {status: 410})
+      // Another server's token: POST 410, GET opens a new session there.
+      const tb = await open(b)
+      assert.ok(!tokens.has(tb))
+      assert.deepEqual(await post(lpUrl(b, `vsn=2.0.0&token=${t}`), join),
+        {status: 410})
+      const g = await get(lpUrl(b, `vsn=2.0.0&token=${t}`))
+      assert.equal(g.status, 410)
+      assert.notEqual(g.token, t)
+    } finally {
+      await a.stop()
+      await b.stop()
+    }
+  })
+
+test("long-poll limits and checks: origin on every request, 403 for any " +
+  "refusal, HTTP 413 over the body limit", async () => {
+  const server = await startServer()
+  try {
+    const token = await open(server)
+    const url = lpUrl(server, `vsn=2.0.0&token=${token}`)
+    const join = JSON.stringify(["1", "1", "room:o", "phx_join", {}])
+    const evil = {origin: "http://notallowed.com"}
+    assert.deepEqual(await post(url, join, "application/x-ndjson", evil),
+      {status: 403})
+    assert.deepEqual(await get(url, evil), {status: 403})
+    assert.deepEqual(await post(url, join, "application/x-ndjson",
+      {origin: "http://example.com"}), {status: 200})
+    // A refusal with a custom status is still 403 over long poll.
+    assert.deepEqual(await get(lpUrl(server, "vsn=2.0.0&reject=429")),
+      {status: 403})
+    // Over longpoll_max_body (1 MiB): HTTP 413.
+    const big = JSON.stringify(["1", "2", "room:o", "ping",
+      {p: "x".repeat((1 << 20) + 1)}])
+    const r = await fetch(url, {method: "POST", body: big,
+      headers: {"content-type": "application/x-ndjson"}})
+    assert.equal(r.status, 413)
+    assert.deepEqual(await post(url, JSON.stringify(
+      ["1", "3", "room:o", "ping", {}])), {status: 200})
+  } finally {
+    await server.stop()
+  }
+})

@@ -5,7 +5,6 @@
 #include <deque>
 #include <iostream>
 #include <mutex>
-#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -15,6 +14,8 @@
 #include "fenix/atoms.hpp"
 #include "fenix/socket/authorize.hpp"
 #include "fenix/detail/endpoint_context.hpp"
+#include "fenix/detail/origin.hpp"
+#include "fenix/detail/session_token.hpp"
 #include "fenix/socket/socket.hpp"
 
 namespace fenix::detail {
@@ -39,26 +40,28 @@ http_response lp_status(int status) {
   return lp_json(json::object{{"status", status}});
 }
 
-std::string random_token() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 4; ++i) {
-    auto v = rng();
-    for (int k = 0; k < 16; ++k, v >>= 4)
-      out.push_back(hex[v & 15]);
-  }
-  return out;
+// What a session keeps of its opening request: the socket actor reads only
+// the peer (for its log lines) and the path; headers, query (the app's
+// tokens) and body are not kept for the session's whole life.
+http_request trimmed(const http_request& req) {
+  http_request r;
+  r.method = req.method;
+  r.path = req.path;
+  r.peer_address = req.peer_address;
+  r.peer_port = req.peer_port;
+  return r;
 }
 
 // One long-poll session: the socket actor's connection.
 class lp_session final : public transport::connection,
                          public std::enable_shared_from_this<lp_session> {
 public:
-  lp_session(std::string token, http_request req, std::size_t max_bytes)
+  lp_session(std::string token, http_request req, std::size_t max_bytes,
+             std::size_t max_inbound)
     : token_(std::move(token)),
       request_(std::move(req)),
       max_bytes_(max_bytes),
+      max_inbound_(max_inbound),
       last_poll_(clock_type::now()) {}
 
   void send(frame f) override {
@@ -97,7 +100,36 @@ public:
       r(lp_status(410));
   }
 
-  void consumed(std::size_t) override {}
+  // The socket actor processed one frame of `bytes` bytes: they leave the
+  // inbound budget.
+  void consumed(std::size_t bytes) override {
+    std::lock_guard<std::mutex> guard{in_mtx_};
+    in_bytes_ -= std::min(in_bytes_, bytes);
+  }
+
+  /// Hands the frames of one POST to the socket actor, all or none: false
+  /// (nothing sent) if they would take the frames posted but not yet
+  /// consumed past the inbound budget. A session with nothing pending takes
+  /// any POST, so a single large one is never refused forever.
+  bool publish(std::vector<std::pair<std::string, bool>>& frames) {
+    std::size_t total = 0;
+    for (auto& f : frames)
+      total += f.first.size();
+    std::lock_guard<std::mutex> guard{in_mtx_};
+    if (in_bytes_ > 0 && in_bytes_ + total > max_inbound_)
+      return false;
+    // Sent under the lock: the budget and the mailbox agree.
+    for (auto& [data, binary] : frames) {
+      in_bytes_ += data.size();
+      caf::anon_send(actor, frame_atom::value, std::move(data), binary);
+    }
+    return true;
+  }
+
+  bool closed() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return closed_;
+  }
 
   const http_request& request() const override { return request_; }
 
@@ -173,6 +205,9 @@ private:
   std::string token_;
   http_request request_;
   std::size_t max_bytes_;
+  std::size_t max_inbound_;
+  std::mutex in_mtx_;                 // guards the inbound budget
+  std::size_t in_bytes_ = 0;
   std::mutex mtx_;
   std::deque<std::string> buffer_;
   std::size_t bytes_ = 0;
@@ -186,13 +221,18 @@ private:
 
 struct longpoll::impl {
   std::shared_ptr<endpoint_context> ctx;
+  session_signer signer;  // this endpoint's key, drawn at start
   std::mutex mtx;
   std::unordered_map<std::string, std::shared_ptr<lp_session>> sessions;
   std::condition_variable cv;
   bool stopping = false;
   std::thread sweeper;
 
+  /// The session of `token`, or nullptr: unknown, or not signed by this
+  /// endpoint (another endpoint's, another process's, tampered, made up).
   std::shared_ptr<lp_session> find(const std::string& token) {
+    if (token.empty() || !signer.verify(token))
+      return nullptr;
     std::lock_guard<std::mutex> guard{mtx};
     auto i = sessions.find(token);
     return i == sessions.end() ? nullptr : i->second;
@@ -257,6 +297,12 @@ void longpoll::stop() {
 }
 
 void longpoll::handle(const http_request& req, http_responder respond) {
+  auto& opts = impl_->ctx->opts;
+  // Phoenix checks the Origin on every long-poll request, not only when a
+  // session is made: a token does not let another origin in.
+  auto origin = req.header("origin");
+  if (!origin.empty() && !origin_allowed(opts, origin, req.header("host")))
+    return respond(lp_status(403));
   if (req.method == "OPTIONS") {
     auto r = http_response::empty(200);
     r.headers.emplace("access-control-allow-origin", "*");
@@ -271,9 +317,14 @@ void longpoll::handle(const http_request& req, http_responder respond) {
   auto token = req.header("x-phoenix-longpoll-token");
   if (token.empty())
     token = req.query_param("token");
-  auto session = token.empty() ? nullptr : impl_->find(token);
+  if (req.method == "POST" && req.body.size() > opts.longpoll_max_body) {
+    auto r = http_response::empty(413);
+    r.headers.emplace("access-control-allow-origin", "*");
+    return respond(std::move(r));
+  }
+  auto session = impl_->find(token);
   if (req.method == "POST") {
-    if (!session)
+    if (!session || session->closed())
       return respond(lp_status(410));
     std::vector<std::pair<std::string, bool>> frames;
     if (req.header("content-type") == "application/x-ndjson") {
@@ -298,9 +349,10 @@ void longpoll::handle(const http_request& req, http_responder respond) {
     } else {
       frames.emplace_back(req.body, false);
     }
-    for (auto& [data, binary] : frames)
-      caf::anon_send(session->actor, frame_atom::value, std::move(data),
-                     binary);
+    // Over the inbound budget: 408, as Phoenix answers a socket that does
+    // not keep up; phoenix.js then reconnects. Nothing of it was taken.
+    if (!session->publish(frames))
+      return respond(lp_status(408));
     return respond(lp_status(200));
   }
   if (session)
@@ -308,10 +360,14 @@ void longpoll::handle(const http_request& req, http_responder respond) {
   // No usable token: a new session (410 + token means "open").
   std::string subprotocol;
   auto res = socket::authorize(impl_->ctx, req, subprotocol);
-  if (auto* status = std::get_if<int>(&res))
-    return respond(lp_status(*status));
-  auto s = std::make_shared<lp_session>(random_token(), req,
-                                        impl_->ctx->opts.max_backpressure);
+  // Any refusal is {"status":403} (as Phoenix sends): phoenix.js throws on
+  // a poll status it does not know. The callback's own status is for the
+  // WebSocket upgrade only.
+  if (std::holds_alternative<int>(res))
+    return respond(lp_status(403));
+  auto s = std::make_shared<lp_session>(impl_->signer.issue(), trimmed(req),
+                                        opts.max_backpressure,
+                                        opts.max_inbound_bytes);
   s->actor =
     socket::spawn_socket(impl_->ctx->sys, std::move(std::get<socket::socket_init>(res)));
   caf::anon_send(s->actor, open_atom::value, transport::connection_ptr{s});

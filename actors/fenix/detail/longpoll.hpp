@@ -13,6 +13,18 @@
 /// frames as JSON lines, binary frames as base64 lines); other types are
 /// one text frame. Server-to-client binary frames cannot be carried and are
 /// dropped (as in Phoenix: long poll supports only the text opcode).
+///
+/// Tokens are 128 random bits (OpenSSL RAND_bytes) signed with HMAC-SHA256
+/// under a key each endpoint draws at start (session_token.hpp); a token
+/// that does not verify is an unknown session: GET opens a new one, POST
+/// gets 410. The Origin is checked on every request ({"status":403}).
+/// Inbound memory is bounded: a POST body over `longpoll_max_body` (default
+/// 1 MiB) gets HTTP 413; frames posted but not yet consumed by the socket
+/// actor are bounded by `max_inbound_bytes` per session (default 16 MiB),
+/// and a POST that would pass it is refused whole with {"status":408}, so
+/// phoenix.js reconnects (nothing of it was taken). A session keeps only the
+/// path and peer of its opening request. Connect refusals are always
+/// {"status":403}, whatever status the callback picked for WebSockets.
 #pragma once
 
 #include <memory>
@@ -20,10 +32,6 @@
 #include "fenix/transport/server.hpp"
 
 namespace fenix::detail {
-
-namespace detail {
-
-}  // namespace detail
 
 struct endpoint_context;
 

@@ -1,6 +1,7 @@
 #include "fenix/transport/http.hpp"
 
 #include <cctype>
+#include <unordered_map>
 
 namespace fenix::transport {
 
@@ -26,13 +27,26 @@ http_request::query_params() const {
       out.emplace_back(url_decode(part.substr(0, eq)),
                        url_decode(part.substr(eq + 1)));
   }
-  return out;
+  // A repeated name keeps its last value (Plug's rule), in the place where
+  // it first appeared: phoenix.js LongPoll sends the app's `token` param
+  // first and the session token last.
+  std::vector<std::pair<std::string, std::string>> unique;
+  unique.reserve(out.size());
+  std::unordered_map<std::string, std::size_t> where;
+  for (auto& kv : out) {
+    auto [i, fresh] = where.try_emplace(kv.first, unique.size());
+    if (fresh)
+      unique.push_back(std::move(kv));
+    else
+      unique[i->second].second = std::move(kv.second);
+  }
+  return unique;
 }
 
 std::string http_request::query_param(std::string_view name) const {
   for (auto& [k, v] : query_params())
     if (k == name)
-      return v;
+      return v;  // the last value: query_params() keeps one per name
   return {};
 }
 

@@ -31,10 +31,12 @@ struct http_request {
   /// The first value of a header, or "" (name in lower case).
   std::string header(std::string_view name) const;
 
-  /// Decoded query parameters in order (application/x-www-form-urlencoded).
+  /// Decoded query parameters (application/x-www-form-urlencoded), one per
+  /// name: a repeated name takes its LAST value, as Plug does, in the place
+  /// it first appeared ("a=1&b=2&a=3" gives a=3, b=2).
   std::vector<std::pair<std::string, std::string>> query_params() const;
 
-  /// The first value of a query parameter, or "".
+  /// The last value of a query parameter, or "".
   std::string query_param(std::string_view name) const;
 };
 
