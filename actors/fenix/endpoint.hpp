@@ -87,10 +87,11 @@ struct endpoint_options {
                                              // per connection: reading pauses
                                              // (long poll: {"status":408})
   std::size_t max_http_body = 64 * 1024;     // other HTTP routes; above: 413
-  double event_rate = 100;   // events a connection may send per second
-  double event_burst = 200;  // ... and in one burst; over: "rate limited"
-  double join_rate = 20;     // joins per connection per second
-  double join_burst = 100;   // (a reconnect rejoins up to 100 channels)
+  // Generous on purpose: they stop floods, not programs that send fast.
+  double event_rate = 1000;   // events a connection may send per second
+  double event_burst = 2000;  // ... and in one burst; over: "rate limited"
+  double join_rate = 100;     // joins per connection per second
+  double join_burst = 200;    // (a reconnect rejoins up to 100 channels)
   // More than this many refused events or joins within 10 s: close 1008.
   std::size_t rate_limit_close_after = 50;
   double connect_rate = 1000;   // new connections per peer address and

@@ -50,10 +50,10 @@ void print_help(const std::string& app, std::uint16_t port) {
     << "                     (a clustered node uses " << cluster_shards
     << " PubSub/presence shards)\n"
     << "rate limits (per connection; connects per peer address; 0: off):\n"
-    << "  --event-rate N     events per second (default 100) and\n"
-    << "  --event-burst N    in one burst (default 200): then \"rate limited\"\n"
-    << "  --join-rate N      joins per second (default 20) and\n"
-    << "  --join-burst N     in one burst (default 100)\n"
+    << "  --event-rate N     events per second (default 1000) and\n"
+    << "  --event-burst N    in one burst (default 2000): then \"rate limited\"\n"
+    << "  --join-rate N      joins per second (default 100) and\n"
+    << "  --join-burst N     in one burst (default 200)\n"
     << "  --connect-rate N   new connections per second (default 1000) and\n"
     << "  --connect-burst N  in one burst (default 10000): then HTTP 429\n"
     << "  --help             this text\n";

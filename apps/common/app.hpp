@@ -50,8 +50,8 @@ struct app_flags {
   std::chrono::milliseconds node_timeout{2000};
   std::chrono::milliseconds gossip{200};
   // -- rate limits (endpoint_options defaults; 0 disables) --
-  double event_rate = 100, event_burst = 200;
-  double join_rate = 20, join_burst = 100;
+  double event_rate = 1000, event_burst = 2000;
+  double join_rate = 100, join_burst = 200;
   double connect_rate = 1000, connect_burst = 10000;
 
   bool clustered() const { return node_port != 0; }
