@@ -678,3 +678,28 @@ TEST_CASE("no encode ever outputs Infinity or NaN", "[serializer][json]") {
   CHECK(f.data->find("Infinity") == std::string::npos);
   CHECK(f.data->find("NaN") == std::string::npos);
 }
+
+TEST_CASE("a payload that would parse to more than max_parsed_bytes is "
+          "refused at decode", "[serializer][json]") {
+  // 9 MB of small numbers: ~4.5 M values, far past the parse budget (the
+  // text is under max_frame_size; parsed, it would cost 25-40x).
+  std::string array = "[";
+  while (array.size() < 9'000'000)
+    array += "1,";
+  array += "1]";
+  std::string numbers =
+    R"(["1","1","room:lobby","new_msg",{"n":)" + array + "}]";
+  CHECK(std::holds_alternative<decode_error>(v2().decode(numbers, false)));
+  json::error_code ec;
+  CHECK(protocol::parse_json(array, ec).is_null());
+  CHECK(ec == json::error::array_too_large);
+  // A smaller array of the same kind is fine.
+  CHECK(protocol::parse_json(array.substr(0, 200'001) + "1]", ec).is_array());
+  // The same size as one string is cheap to hold, and passes.
+  std::string text = R"(["1","1","room:lobby","new_msg",{"body":")"
+                     + std::string(9'000'000, 'x') + "\"}]";
+  auto r = v2().decode(text, false);
+  REQUIRE(std::holds_alternative<message>(r));
+  CHECK(std::get<message>(r).payload.object().at("body").as_string().size()
+        == 9'000'000);
+}

@@ -24,6 +24,22 @@ struct precise_handler {
 
   json::value_stack st;
   std::string number;  // the text of a number split over several writes
+  // What the parsed document may cost in memory (see max_parsed_bytes): a
+  // value costs its slot on the value stack and in its container, a string
+  // or key its characters as well.
+  std::size_t budget = max_parsed_bytes;
+  std::size_t used = 0;
+
+  static constexpr std::size_t value_cost = 2 * sizeof(json::value);
+  static constexpr std::size_t member_cost = sizeof(json::key_value_pair);
+
+  bool charge(std::size_t n, json::error_code& ec) {
+    used += n;
+    if (used <= budget)
+      return true;
+    ec = json::error::array_too_large;  // the document is too large
+    return false;
+  }
 
   precise_handler(json::storage_ptr sp, unsigned char* buf, std::size_t size)
     : st(std::move(sp), buf, size) {
@@ -32,28 +48,41 @@ struct precise_handler {
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
   bool on_object_begin(json::error_code&) { return true; }
-  bool on_object_end(std::size_t n, json::error_code&) {
+  bool on_object_end(std::size_t n, json::error_code& ec) {
+    if (!charge(value_cost + n * member_cost, ec))
+      return false;
     st.push_object(n);
     return true;
   }
   bool on_array_begin(json::error_code&) { return true; }
-  bool on_array_end(std::size_t n, json::error_code&) {
+  bool on_array_end(std::size_t n, json::error_code& ec) {
+    if (!charge(value_cost, ec))
+      return false;
     st.push_array(n);
     return true;
   }
-  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+  bool on_key_part(json::string_view s, std::size_t, json::error_code& ec) {
+    if (!charge(s.size(), ec))
+      return false;
     st.push_chars(s);
     return true;
   }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+  bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
+    if (!charge(s.size(), ec))
+      return false;
     st.push_key(s);
     return true;
   }
-  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+  bool on_string_part(json::string_view s, std::size_t,
+                      json::error_code& ec) {
+    if (!charge(s.size(), ec))
+      return false;
     st.push_chars(s);
     return true;
   }
-  bool on_string(json::string_view s, std::size_t, json::error_code&) {
+  bool on_string(json::string_view s, std::size_t, json::error_code& ec) {
+    if (!charge(value_cost + s.size(), ec))
+      return false;
     st.push_string(s);
     return true;
   }
@@ -61,13 +90,17 @@ struct precise_handler {
     number.append(s.data(), s.size());
     return true;
   }
-  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
+  bool on_int64(std::int64_t i, json::string_view, json::error_code& ec) {
     number.clear();
+    if (!charge(value_cost, ec))
+      return false;
     st.push_int64(i);
     return true;
   }
-  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
+  bool on_uint64(std::uint64_t u, json::string_view, json::error_code& ec) {
     number.clear();
+    if (!charge(value_cost, ec))
+      return false;
     st.push_uint64(u);
     return true;
   }
@@ -96,14 +129,20 @@ struct precise_handler {
         boost::system::errc::result_out_of_range);
       return false;
     }
+    if (!charge(value_cost, ec))
+      return false;
     st.push_double(d);
     return true;
   }
-  bool on_bool(bool b, json::error_code&) {
+  bool on_bool(bool b, json::error_code& ec) {
+    if (!charge(value_cost, ec))
+      return false;
     st.push_bool(b);
     return true;
   }
-  bool on_null(json::error_code&) {
+  bool on_null(json::error_code& ec) {
+    if (!charge(value_cost, ec))
+      return false;
     st.push_null();
     return true;
   }

@@ -47,6 +47,14 @@ constexpr std::size_t relay_wrapper_depth = 5;
 /// The deepest payload a client frame may carry.
 constexpr std::size_t max_payload_depth = json_max_depth - relay_wrapper_depth;
 
+/// What one parsed document may cost in memory (values, containers,
+/// strings): 64 MiB. JSON can cost 25-40 times its text (an array of small
+/// numbers), so a frame under max_frame_size could still take gigabytes;
+/// past this budget the parse fails (a frame: close 1007). Each socket
+/// actor parses one frame at a time, so the parsed memory in flight is at
+/// most this times the CAF worker count.
+constexpr std::size_t max_parsed_bytes = 64 << 20;
+
 /// Parses standard JSON at most `max_depth` deep with precise numbers;
 /// non-finite numbers are an error (`ec` is set, the value is null).
 json::value parse_json(std::string_view text, json::error_code& ec,

@@ -104,8 +104,14 @@ void ws_session::process(std::string_view bytes) {
       // behind misses pongs (RFC 6455 5.5.3: answering only the latest
       // ping is allowed).
       if (queued_bytes_ + e.data.size() > state_->opts.max_backpressure) {
-        if (stalled(clock_type::now()))
+        auto now = clock_type::now();
+        if (stalled(now))
           return cut_off();
+        // Look again when a stall would show, as for data frames.
+        pong_skipped_ = true;
+        state_->stats.frames_dropped.fetch_add(1);
+        if (timer_.expiry() > now + state_->opts.backpressure_stall)
+          arm_timer(state_->opts.backpressure_stall);
         break;
       }
       push_frame(make_frame(std::move(e.data)), ws_opcode::pong,

@@ -258,7 +258,7 @@ private:
       return;
     }
     auto& o = state_->opts;
-    if (queued_bytes_ > o.max_backpressure && stalled(now)
+    if ((queued_bytes_ > o.max_backpressure || pong_skipped_) && stalled(now)
         && o.on_backpressure == backpressure_policy::close)
       return cut_off();
     // (drop policy: later frames are dropped while it stays stalled)
@@ -286,6 +286,7 @@ private:
   bool reading_ = false;  // a wait for readability is pending
   bool writing_ = false;  // a wait for writability is pending
   bool paused_ = false;   // inbound flow control
+  bool pong_skipped_ = false;  // a ping went unanswered (outbound bound)
   bool closing_ = false;  // our close frame is queued or sent
   bool close_sent_ = false;
   bool close_received_ = false;
