@@ -209,10 +209,16 @@ function frameFor(tpl, n) {
   return out
 }
 
+// RSS, CPU and fd-limit measurements mean nothing under ASan (its
+// quarantine holds freed memory, its runtime uses descriptors): skipped
+// there, run in the release build.
+const MEASURED = process.env.FENIX_SANITIZE === "1"
+  ? "measurement test: skipped under ASan" : false
+
 test(`inbound budget: ${BIG_COUNT} text frames of 9.9 MB written as fast ` +
   "as the socket takes them are all answered, in order, while the " +
   "server's RSS grows < 200 MB and another client's heartbeat round trip " +
-  "stays < 1 s", {timeout: 45_000}, async () => {
+  "stays < 1 s", {timeout: 45_000, skip: MEASURED}, async () => {
   const server = await startServer([])
   const flood = []
   try {
@@ -349,7 +355,7 @@ async function pingFlood(server, late = 0) {
 test(`pong flood: ${PINGS.toLocaleString("en")} pings from a client that ` +
   "never reads get it closed or no longer read, the server's RSS grows " +
   "< 50 MB, and another client is served meanwhile",
-{timeout: 30_000}, async () => {
+{timeout: 30_000, skip: MEASURED}, async () => {
   const server = await startServer([])
   let c = null
   try {
@@ -385,7 +391,7 @@ test(`pong flood: ${PINGS.toLocaleString("en")} pings from a client that ` +
 
 test("pong flood, pings still coming past the stall window: the client " +
   "that never reads is closed with 1013, RSS grows < 50 MB",
-{timeout: 30_000}, async () => {
+{timeout: 30_000, skip: MEASURED}, async () => {
   const server = await startServer([])
   let c = null
   try {
