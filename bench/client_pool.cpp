@@ -49,10 +49,9 @@ client_pool::open_report client_pool::open(const spec& s, frame_fn on_frame) {
     auto opts = base_;
     opts.query = s.query ? s.query(i) : "vsn=2.0.0";
     opts.connect_timeout = 10s;
-    client::async_connect(ctx_, std::move(opts),
-                             [this, i](client::connect_result r) {
-                               on_connected(i, std::move(r));
-                             });
+    client::async_connect(
+      ctx_, std::move(opts),
+      [this, i](client::connect_result r) { on_connected(i, std::move(r)); });
     if (s.progress && joined_ + failed_ >= next_progress) {
       s.progress(joined_ + failed_);
       next_progress += 1000;

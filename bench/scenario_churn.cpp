@@ -81,10 +81,9 @@ private:
   void start(std::size_t k) {
     loops_[k].started_ns = now_ns();
     loops_[k].left = false;
-    client::async_connect(ctx_, base_,
-                             [this, k](client::connect_result r) {
-                               on_connected(k, std::move(r));
-                             });
+    client::async_connect(ctx_, base_, [this, k](client::connect_result r) {
+      on_connected(k, std::move(r));
+    });
   }
 
   void on_connected(std::size_t k, client::connect_result r) {

@@ -175,7 +175,8 @@ void channel::complete_join(const join_result& r) {
         rp.deliver(true);
       },
       [this, rp](caf::error& err) mutable {
-        log::limited(log_level::error, "channel subscribe", "channel ", topic(), " could not subscribe: ", caf::to_string(err));
+        log::limited(log_level::error, "channel subscribe", "channel ", topic(),
+                     " could not subscribe: ", caf::to_string(err));
         rp.deliver(std::move(err));
       });
 }
@@ -203,7 +204,8 @@ caf::behavior channel::make_behavior() {
   set_exception_handler([](caf::scheduled_actor* ptr, std::exception_ptr& e) {
     auto self = static_cast<channel*>(ptr);
     auto what = describe(e);
-    log::limited(log_level::error, "channel crash", "channel ", self->topic(), " crashed: ", what);
+    log::limited(log_level::error, "channel crash", "channel ", self->topic(),
+                 " crashed: ", what);
     if (!self->joined_) {
       self->terminated_ = true;  // a crashed join never ran: no terminate
       // The socket waits for the join: answer it ("join crashed").
@@ -230,7 +232,9 @@ caf::behavior channel::make_behavior() {
       auto msg = xs.copy_content_to_message();
       if (auto res = user_(msg))
         return std::move(*res);
-      log::limited(log_level::warning, "channel unexpected message", "channel ", topic(), " dropped unexpected ", "message ", caf::to_string(msg));
+      log::limited(log_level::warning, "channel unexpected message", "channel ",
+                   topic(), " dropped unexpected ", "message ",
+                   caf::to_string(msg));
       return caf::sec::unexpected_message;
     });
   caf::behavior framework{

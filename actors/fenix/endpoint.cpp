@@ -161,11 +161,13 @@ endpoint::~endpoint() {
 
 std::variant<int, socket::socket_init>
 socket::authorize(const std::shared_ptr<detail::endpoint_context>& ctx,
-          const transport::http_request& req, std::string& subprotocol) {
+                  const transport::http_request& req,
+                  std::string& subprotocol) {
   auto& opts = ctx->opts;
   auto refuse = [&](int status, const std::string& why) {
     if (opts.log_connects || status != 403)
-      log::limited(log_level::info, "refused connect", "refused connect from ", req.peer_address, ": ", why);
+      log::limited(log_level::info, "refused connect", "refused connect from ",
+                   req.peer_address, ": ", why);
     return status;
   };
   if (!ctx->connects->admit(req.peer_address)) {
@@ -173,7 +175,8 @@ socket::authorize(const std::shared_ptr<detail::endpoint_context>& ctx,
     return refuse(429, "over the connect rate limit");
   }
   auto origin = req.header("origin");
-  if (!origin.empty() && !detail::origin_allowed(opts, origin, req.header("host")))
+  if (!origin.empty()
+      && !detail::origin_allowed(opts, origin, req.header("host")))
     return refuse(403, "origin " + origin + " not allowed");
   auto info = make_info(req, subprotocol);
   if (!info.auth_token) {
@@ -186,7 +189,9 @@ socket::authorize(const std::shared_ptr<detail::endpoint_context>& ctx,
   const serializer* ser =
     info.params.contains("vsn") && vsn.empty() ? nullptr : negotiate(vsn);
   if (ser == nullptr) {
-    log::limited(log_level::info, "refused connect", "the client's requested transport version \"", vsn, "\" does not match server's version requirements");
+    log::limited(log_level::info, "refused connect",
+                 "the client's requested transport version \"", vsn,
+                 "\" does not match server's version requirements");
     return 403;
   }
   auto res = ctx->connect(info);
@@ -204,13 +209,14 @@ endpoint::upgrade(const std::shared_ptr<detail::endpoint_context>& ctx,
   auto res = socket::authorize(ctx, req, subprotocol);
   if (auto* status = std::get_if<int>(&res))
     return transport::upgrade_result::refuse(*status);
-  return {
-    101, std::move(subprotocol),
-    std::make_shared<socket_bridge>(std::move(std::get<socket::socket_init>(res)))};
+  return {101, std::move(subprotocol),
+          std::make_shared<socket_bridge>(
+            std::move(std::get<socket::socket_init>(res)))};
 }
 
 void endpoint::channel(std::string pattern, channel_fn fn) {
-  ctx_->routes.emplace_back(socket::topic_pattern{std::move(pattern)}, std::move(fn));
+  ctx_->routes.emplace_back(socket::topic_pattern{std::move(pattern)},
+                            std::move(fn));
 }
 
 void endpoint::on_connect(connect_fn fn) {

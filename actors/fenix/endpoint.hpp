@@ -78,7 +78,7 @@ struct endpoint_options {
     transport::close_code::invalid_payload;  // 1007 (Phoenix/Cowboy: 1011)
   bool log_connects = false;  // one line per accepted/refused connect
   // -- long poll --
-  bool longpoll = false;      // serve <socket_path>/longpoll (Phoenix: off)
+  bool longpoll = false;  // serve <socket_path>/longpoll (Phoenix: off)
   std::chrono::milliseconds longpoll_window{10'000};  // GET hold time
   std::size_t longpoll_max_body = 1 << 20;  // POST body bytes; above: 413
 
@@ -94,8 +94,8 @@ struct endpoint_options {
   double join_burst = 200;    // (a reconnect rejoins up to 100 channels)
   // More than this many refused events or joins within 10 s: close 1008.
   std::size_t rate_limit_close_after = 50;
-  double connect_rate = 1000;   // new connections per peer address and
-  double connect_burst = 10000; // second; over: HTTP 429
+  double connect_rate = 1000;    // new connections per peer address and
+  double connect_burst = 10000;  // second; over: HTTP 429
 };
 
 /// What the connect callback sees (Phoenix connect/3 params + connect_info).
@@ -215,7 +215,9 @@ public:
   const endpoint_options& options() const;
 
   /// Internal: state shared with sockets and channels.
-  const std::shared_ptr<detail::endpoint_context>& context() const { return ctx_; }
+  const std::shared_ptr<detail::endpoint_context>& context() const {
+    return ctx_;
+  }
 
 private:
   static transport::upgrade_result

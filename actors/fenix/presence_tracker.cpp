@@ -243,7 +243,8 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
       meta["phx_ref"] = make_ref(st);
       auto cs = st.crdt->track(topic, key, owner.id(), std::move(meta));
       if (!cs) {
-        log::limited(log_level::warning, "presence", "presence: ", key, " is already tracked on ", topic, " by this channel");
+        log::limited(log_level::warning, "presence", "presence: ", key,
+                     " is already tracked on ", topic, " by this channel");
         return;
       }
       watch(self, owner);
@@ -257,7 +258,8 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
       auto meta = std::move(p.json().as_object());
       auto* old = st.crdt->find_local(topic, key, owner.id());
       if (old == nullptr) {
-        log::limited(log_level::warning, "presence", "presence: update of ", key, " on ", topic, " which is not tracked");
+        log::limited(log_level::warning, "presence", "presence: update of ",
+                     key, " on ", topic, " which is not tracked");
         return;
       }
       if (auto* prev = old->if_contains("phx_ref"))

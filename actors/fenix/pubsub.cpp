@@ -218,7 +218,8 @@ void pubsub::forward(const std::string& topic, const std::string& event,
   } else {
     try {
       // As deep as a push frame can carry, every number finite.
-      rb.data = protocol::serialize_json(p.json(), protocol::json_max_depth - 1);
+      rb.data =
+        protocol::serialize_json(p.json(), protocol::json_max_depth - 1);
     } catch (const std::domain_error&) {
       return;  // no subscriber could get it here either (see serializer.hpp)
     }

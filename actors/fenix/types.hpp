@@ -17,16 +17,16 @@ namespace fenix {
 // The wire types users meet in channel code, under fenix:: (they live in
 // the protocol and transport layers).
 namespace json = boost::json;
+using protocol::decode_error;
+using protocol::decode_result;
 using protocol::message;
+using protocol::negotiate;
 using protocol::opt_string;
 using protocol::payload;
 using protocol::protocol_version;
 using protocol::protocol_version_count;
 using protocol::reply_status;
 using protocol::serializer;
-using protocol::decode_error;
-using protocol::decode_result;
-using protocol::negotiate;
 using protocol::serializer_for;
 using transport::frame;
 using transport::make_frame;

@@ -13,6 +13,8 @@
 namespace fenix {
 
 /// "MAJOR.MINOR.PATCH".
-constexpr std::string_view version() noexcept { return "0.2.0"; }
+constexpr std::string_view version() noexcept {
+  return "0.2.0";
+}
 
 }  // namespace fenix

@@ -31,7 +31,8 @@ void print_help(const std::string& app, std::uint16_t port) {
     << "  --db PATH          SQLite file (default fenix-" << app
     << ".db; :memory: for none)\n"
     << "  --log-level LEVEL  error|warning|info|debug (default info)\n"
-    << "  --static-dir DIR   serve the web page's files from DIR (default: the\n"
+    << "  --static-dir DIR   serve the web page's files from DIR (default: "
+       "the\n"
     << "                     copy built into this binary)\n"
     << "cluster (docs: examples/cluster/README.md):\n"
     << "  --node-port N      join a cluster: this node's cluster port\n"
@@ -51,7 +52,8 @@ void print_help(const std::string& app, std::uint16_t port) {
     << " PubSub/presence shards)\n"
     << "rate limits (per connection; connects per peer address; 0: off):\n"
     << "  --event-rate N     events per second (default 1000) and\n"
-    << "  --event-burst N    in one burst (default 2000): then \"rate limited\"\n"
+    << "  --event-burst N    in one burst (default 2000): then \"rate "
+       "limited\"\n"
     << "  --join-rate N      joins per second (default 100) and\n"
     << "  --join-burst N     in one burst (default 200)\n"
     << "  --connect-rate N   new connections per second (default 1000) and\n"
@@ -353,8 +355,8 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
     out += metric("fenix_presence_entries", "Tracked presence entries",
                   s.presence_entries);
     auto limited = [&](const char* limit, std::uint64_t n) {
-      return "fenix_rate_limited_total{limit=\"" + std::string{limit}
-             + "\"} " + std::to_string(n) + "\n";
+      return "fenix_rate_limited_total{limit=\"" + std::string{limit} + "\"} "
+             + std::to_string(n) + "\n";
     };
     out += "# HELP fenix_rate_limited_total Requests refused by a rate limit\n"
            "# TYPE fenix_rate_limited_total counter\n";
@@ -389,15 +391,16 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
     auto* f = find_embedded(app, name);
     if (!f)
       return http_response::text(404, "not found\n");
-    http_response r{200, f->mime,
-                    std::string{reinterpret_cast<const char*>(f->data), f->size},
-                    {}};
+    http_response r{
+      200,
+      f->mime,
+      std::string{reinterpret_cast<const char*>(f->data), f->size},
+      {}};
     r.headers.emplace("cache-control", "no-cache");
     return r;
   };
-  ep.route("GET", "/", [page](const http_request&) {
-    return page("index.html");
-  });
+  ep.route("GET", "/",
+           [page](const http_request&) { return page("index.html"); });
   ep.route_prefix("/assets/", [page](const http_request& req) {
     if (req.method != "GET" && req.method != "HEAD")
       return http_response::text(405, "method not allowed\n");

@@ -8,8 +8,9 @@ namespace fenix::apps {
 
 namespace {
 
-using table = std::map<std::string, std::pair<const embedded_file*, std::size_t>,
-                       std::less<>>;
+using table =
+  std::map<std::string, std::pair<const embedded_file*, std::size_t>,
+           std::less<>>;
 
 table& tables() {
   static table t;  // filled during static initialization
@@ -24,7 +25,8 @@ bool register_embedded(std::string_view app, const embedded_file* files,
   return true;
 }
 
-const embedded_file* find_embedded(std::string_view app, std::string_view path) {
+const embedded_file* find_embedded(std::string_view app,
+                                   std::string_view path) {
   auto i = tables().find(app);
   if (i == tables().end())
     return nullptr;

@@ -146,9 +146,9 @@ struct lp_server {
   }
 
   // Polls until a message matches `pred` (bounded); returns every message.
-  std::vector<json::array> poll_until(
-    const std::string& token,
-    const std::function<bool(const std::vector<json::array>&)>& pred) {
+  std::vector<json::array>
+  poll_until(const std::string& token,
+             const std::function<bool(const std::vector<json::array>&)>& pred) {
     std::vector<json::array> seen;
     auto deadline = std::chrono::steady_clock::now() + 5s;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -288,8 +288,8 @@ TEST_CASE("long poll: the origin is checked on every request",
   CHECK(status_of(s.call("OPTIONS", q, {}, bad)) == 403);
   CHECK(status_of(s.call("GET", "vsn=2.0.0", {}, bad)) == 403);
   CHECK(status_of(s.call("POST", q, join, good)) == 200);
-  CHECK(has_reply(s.poll_until(t, [](auto& v) { return has_reply(v, "1"); }),
-                  "1"));
+  CHECK(
+    has_reply(s.poll_until(t, [](auto& v) { return has_reply(v, "1"); }), "1"));
 }
 
 TEST_CASE("long poll: every connect refusal is {\"status\":403}",
@@ -310,8 +310,8 @@ TEST_CASE("long poll: a POST body over longpoll_max_body gets HTTP 413",
   lp_server s{opts};
   auto t = s.open();
   auto q = "vsn=2.0.0&token=" + t;
-  std::string big = R"(["1","1","room:a","ping",{"p":")" + std::string(1000, 'x')
-                    + R"("}])";
+  std::string big =
+    R"(["1","1","room:a","ping",{"p":")" + std::string(1000, 'x') + R"("}])";
   CHECK(s.call("POST", q, big).http_status == 413);
   CHECK(status_of(s.call("POST", q, R"(["1","1","room:a","phx_join",{}])"))
         == 200);
@@ -369,9 +369,8 @@ TEST_CASE("long poll: frames posted but not consumed are bounded per "
     REQUIRE(std::chrono::steady_clock::now() < deadline);
     std::this_thread::sleep_for(10ms);  // polling interval, not a sync point
   }
-  auto seen = s.poll_until(t, [&](auto& v) {
-    return has_reply(v, std::to_string(ref));
-  });
+  auto seen =
+    s.poll_until(t, [&](auto& v) { return has_reply(v, std::to_string(ref)); });
   // Every accepted frame was handled; none of the refused ones.
   for (auto r : {"1", "2", "3", "4"})
     CHECK(has_reply(seen, r));

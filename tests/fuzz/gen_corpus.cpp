@@ -29,8 +29,7 @@ void put(const std::string& harness, const std::string& name,
 }
 
 // A masked client frame; `fin` false for a fragment.
-std::string ws(ws::ws_opcode op, const std::string& payload,
-               bool fin = true) {
+std::string ws(ws::ws_opcode op, const std::string& payload, bool fin = true) {
   std::uint8_t hdr[ws::max_header_size];
   auto n = ws::write_header(hdr, op, payload.size());
   if (!fin)

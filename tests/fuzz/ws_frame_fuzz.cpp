@@ -68,7 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       FUZZ_CHECK(e.data.size() <= 125);
       break;
     case ws_event::close:
-      FUZZ_CHECK(last && e.data.size() <= 123 && fenix::transport::valid_utf8(e.data));
+      FUZZ_CHECK(last && e.data.size() <= 123
+                 && fenix::transport::valid_utf8(e.data));
       FUZZ_CHECK(e.code == 0 ? e.data.empty() : valid_close_code(e.code));
       break;
     case ws_event::error:

@@ -522,9 +522,9 @@ TEST_CASE("what Boost 1.81 turns into NaN or 0 is read as the number it is",
           "[serializer][json]") {
   // 0e400 is 0 (Boost: 0 * inf = NaN); 1e-400 underflows to 0: both are
   // finite JSON numbers, accepted and relayed as zeros, never as NaN.
-  for (auto [num, neg] : {std::pair{"0e400", false}, std::pair{"-0e400", true},
-                          std::pair{"1e-400", false},
-                          std::pair{"-2e-324", true}}) {
+  for (auto [num, neg] :
+       {std::pair{"0e400", false}, std::pair{"-0e400", true},
+        std::pair{"1e-400", false}, std::pair{"-2e-324", true}}) {
     INFO(num);
     for (auto* s : {&v1(), &v2()}) {
       auto m = decode_ok(*s, s == &v1() ? v1_frame(num) : v2_frame(num));
@@ -594,9 +594,8 @@ TEST_CASE("a payload deeper than max_payload_depth is refused at decode",
     decode_err(*s, frame_of(10000));  // no stack trouble either
   }
   // fenix::client reads server frames with the whole depth.
-  CHECK(std::holds_alternative<message>(
-    v2().decode(v2_frame(nested(json_max_depth - 1)), false,
-                json_max_depth - 1)));
+  CHECK(std::holds_alternative<message>(v2().decode(
+    v2_frame(nested(json_max_depth - 1)), false, json_max_depth - 1)));
   CHECK(std::holds_alternative<decode_error>(
     v2().decode(v2_frame(nested(json_max_depth)), false, json_max_depth - 1)));
 }
@@ -622,15 +621,15 @@ TEST_CASE("an accepted payload can be relayed everywhere fenix puts it",
   json::error_code ec;
   parse_json(delta, ec);
   CHECK_FALSE(ec);
-  auto too_deep = R"({"slices":[{"values":[[1,"t","k",1,{"m":)" + nested(27)
-                  + "}]]}]}";
+  auto too_deep =
+    R"({"slices":[{"values":[[1,"t","k",1,{"m":)" + nested(27) + "}]]}]}";
   parse_json(too_deep, ec);
   CHECK(ec);
   // And the check a meta gets when it is tracked.
   CHECK_NOTHROW(check_json(deepest.payload.json(), max_payload_depth));
-  CHECK_THROWS_AS(check_json(json::parse("{\"m\":" + nested(27) + "}"),
-                             max_payload_depth),
-                  std::domain_error);
+  CHECK_THROWS_AS(
+    check_json(json::parse("{\"m\":" + nested(27) + "}"), max_payload_depth),
+    std::domain_error);
 }
 
 TEST_CASE("no encode ever outputs Infinity or NaN", "[serializer][json]") {
@@ -649,9 +648,9 @@ TEST_CASE("no encode ever outputs Infinity or NaN", "[serializer][json]") {
         CHECK_THROWS_AS(s->encode_push(opt_string{"1"}, "t", "e", p),
                         std::domain_error);
         CHECK_THROWS_AS(s->encode_broadcast("t", "e", p), std::domain_error);
-        CHECK_THROWS_AS(s->encode(opt_string{"1"}, opt_string{"2"}, "t", "e",
-                                  p),
-                        std::domain_error);
+        CHECK_THROWS_AS(
+          s->encode(opt_string{"1"}, opt_string{"2"}, "t", "e", p),
+          std::domain_error);
         CHECK_THROWS_AS(s->encode_control("1", "t", "phx_error", p),
                         std::domain_error);
         CHECK_THROWS_AS(s->encode_reply(opt_string{"1"}, opt_string{"2"}, "t",
@@ -680,7 +679,8 @@ TEST_CASE("no encode ever outputs Infinity or NaN", "[serializer][json]") {
 }
 
 TEST_CASE("a payload that would parse to more than max_parsed_bytes is "
-          "refused at decode", "[serializer][json]") {
+          "refused at decode",
+          "[serializer][json]") {
   // 9 MB of small numbers: ~4.5 M values, far past the parse budget (the
   // text is under max_frame_size; parsed, it would cost 25-40x).
   std::string array = "[";

@@ -47,16 +47,16 @@ void emit(logger_state& st, log_level lv, std::string_view message) {
 
 const char* to_string(log_level lv) {
   switch (lv) {
-    case log_level::debug:
-      return "debug";
-    case log_level::info:
-      return "info";
-    case log_level::warning:
-      return "warning";
-    case log_level::error:
-      return "error";
-    default:
-      return "off";
+  case log_level::debug:
+    return "debug";
+  case log_level::info:
+    return "info";
+  case log_level::warning:
+    return "warning";
+  case log_level::error:
+    return "error";
+  default:
+    return "off";
   }
 }
 
@@ -86,7 +86,8 @@ log_level level() {
 
 bool enabled(log_level lv) {
   return lv != log_level::off
-         && static_cast<int>(lv) >= state().level.load(std::memory_order_relaxed);
+         && static_cast<int>(lv)
+              >= state().level.load(std::memory_order_relaxed);
 }
 
 void set_sink(log_sink sink) {

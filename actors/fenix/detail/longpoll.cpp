@@ -76,7 +76,8 @@ public:
       bytes_ += f.size();
       buffer_.push_back(*f.data);
       if (bytes_ > max_bytes_) {
-        log::limited(log_level::warning, "long-poll overflow", "long-poll session over its buffer, closing");
+        log::limited(log_level::warning, "long-poll overflow",
+                     "long-poll session over its buffer, closing");
         closed_ = true;
       }
       if (!held_)
@@ -206,7 +207,7 @@ private:
   http_request request_;
   std::size_t max_bytes_;
   std::size_t max_inbound_;
-  std::mutex in_mtx_;                 // guards the inbound budget
+  std::mutex in_mtx_;  // guards the inbound budget
   std::size_t in_bytes_ = 0;
   std::mutex mtx_;
   std::deque<std::string> buffer_;
@@ -365,11 +366,11 @@ void longpoll::handle(const http_request& req, http_responder respond) {
   // WebSocket upgrade only.
   if (std::holds_alternative<int>(res))
     return respond(lp_status(403));
-  auto s = std::make_shared<lp_session>(impl_->signer.issue(), trimmed(req),
-                                        opts.max_backpressure,
-                                        opts.max_inbound_bytes);
-  s->actor =
-    socket::spawn_socket(impl_->ctx->sys, std::move(std::get<socket::socket_init>(res)));
+  auto s =
+    std::make_shared<lp_session>(impl_->signer.issue(), trimmed(req),
+                                 opts.max_backpressure, opts.max_inbound_bytes);
+  s->actor = socket::spawn_socket(
+    impl_->ctx->sys, std::move(std::get<socket::socket_init>(res)));
   caf::anon_send(s->actor, open_atom::value, transport::connection_ptr{s});
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};

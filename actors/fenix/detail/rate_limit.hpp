@@ -18,7 +18,9 @@ class token_bucket {
 public:
   token_bucket() = default;
   token_bucket(double rate, double burst)
-    : rate_(rate), burst_(burst), tokens_(burst) {}
+    : rate_(rate),
+      burst_(burst),
+      tokens_(burst) {}
 
   /// Takes one token if there is one.
   bool take(rate_clock::time_point now) {
@@ -59,7 +61,9 @@ private:
 class address_limiter {
 public:
   address_limiter(double rate, double burst, std::size_t max_entries)
-    : rate_(rate), burst_(burst), max_entries_(max_entries) {}
+    : rate_(rate),
+      burst_(burst),
+      max_entries_(max_entries) {}
 
   bool admit(const std::string& address) {
     if (rate_ <= 0)

@@ -113,7 +113,8 @@ void join(socket_actor* self, message m) {
   auto& st = self->state;
   const channel_fn* fn = st.init->ctx->find_route(m.topic);
   if (fn == nullptr) {
-    log::limited(log_level::warning, "unmatched topic", "ignoring unmatched topic \"", m.topic, "\"");
+    log::limited(log_level::warning, "unmatched topic",
+                 "ignoring unmatched topic \"", m.topic, "\"");
     return reply_error(self, std::nullopt, m, "unmatched topic");
   }
   auto i = st.channels.find(m.topic);
@@ -157,16 +158,15 @@ bool admit(socket_actor* self, const message& m, bool is_join) {
   if (++st.refused > ctx.opts.rate_limit_close_after) {
     auto& req = st.conn->request();
     log::limited(log_level::warning, "rate limit close", "closing ",
-                 req.peer_address, ':', req.peer_port,
-                 ": over the rate limit");
+                 req.peer_address, ':', req.peer_port, ": over the rate limit");
     ctx.rate_limit_closes.fetch_add(1, std::memory_order_relaxed);
     st.conn->close(close_code::policy_violation, "rate limited");
     self->quit();
     return false;
   }
   if (m.ref)
-    send_reply(self, m.join_ref, m.ref, m.topic,
-               reply_status::error, json::object{{"reason", "rate limited"}});
+    send_reply(self, m.join_ref, m.ref, m.topic, reply_status::error,
+               json::object{{"reason", "rate limited"}});
   return false;
 }
 
@@ -205,7 +205,8 @@ void on_frame(socket_actor* self, std::string& data, bool binary) {
   auto res = ser(self).decode(data, binary);
   if (auto* err = std::get_if<decode_error>(&res)) {
     auto& req = st.conn->request();
-    log::limited(log_level::warning, "invalid frame", "closing ", req.peer_address, ':', req.peer_port, ": ", err->what);
+    log::limited(log_level::warning, "invalid frame", "closing ",
+                 req.peer_address, ':', req.peer_port, ": ", err->what);
     st.conn->close(st.init->ctx->opts.decode_error_close, "invalid frame");
     self->quit();
     return;

@@ -130,7 +130,7 @@ test_socket::test_socket(std::shared_ptr<detail::endpoint_context> ctx,
                          json::object assigns, std::string id)
   : conn_(std::make_shared<fake_connection>()) {
   socket::socket_init init{ctx, &serializer_for(protocol_version::v2),
-                   std::move(assigns), std::move(id)};
+                           std::move(assigns), std::move(id)};
   actor_ = socket::spawn_socket(ctx->sys, std::move(init));
   caf::anon_send(actor_, open_atom::value, transport::connection_ptr{conn_});
 }
@@ -254,7 +254,8 @@ channel_case::~channel_case() {
 }
 
 void channel_case::channel(std::string pattern, channel_fn fn) {
-  ctx_->routes.emplace_back(socket::topic_pattern{std::move(pattern)}, std::move(fn));
+  ctx_->routes.emplace_back(socket::topic_pattern{std::move(pattern)},
+                            std::move(fn));
 }
 
 std::unique_ptr<test_socket> channel_case::connect(json::object assigns,

@@ -50,8 +50,8 @@ class fake_connection;
 /// One simulated connection: a real socket actor over a fake transport.
 class test_socket {
 public:
-  test_socket(std::shared_ptr<detail::endpoint_context> ctx, json::object assigns,
-              std::string id);
+  test_socket(std::shared_ptr<detail::endpoint_context> ctx,
+              json::object assigns, std::string id);
   ~test_socket();
 
   /// Sends phx_join and waits for its reply.
@@ -117,7 +117,9 @@ public:
   /// A server-side broadcast (Endpoint.broadcast).
   void broadcast(const std::string& topic, const std::string& event, payload p);
 
-  const std::shared_ptr<detail::endpoint_context>& context() const { return ctx_; }
+  const std::shared_ptr<detail::endpoint_context>& context() const {
+    return ctx_;
+  }
 
 private:
   std::shared_ptr<detail::endpoint_context> ctx_;

@@ -149,7 +149,10 @@ void peer_up(actor* self, const std::string& node, std::uint64_t incarnation,
   auto& crdt = *st.crdt;
   presence::replica_id r{node, incarnation};
   if (crdt.is_removed(r)) {
-    log::limited(log_level::warning, "cluster permdown", "cluster: ", node, " is back after it was", " dropped (permdown): its presences stay hidden until it", " restarts");
+    log::limited(log_level::warning, "cluster permdown", "cluster: ", node,
+                 " is back after it was",
+                 " dropped (permdown): its presences stay hidden until it",
+                 " restarts");
     return;
   }
   for (auto& old : crdt.replicas())
@@ -209,7 +212,8 @@ void receive(actor* self, const mesh::presence_message& m) {
   auto& p = i->second;
   auto theirs = clock_from(m.clock);
   if (!theirs) {
-    log::limited(log_level::warning, "cluster bad presence", "cluster: bad presence clock from ", m.node);
+    log::limited(log_level::warning, "cluster bad presence",
+                 "cluster: bad presence clock from ", m.node);
     return;
   }
   if (m.kind == mesh::presence_message::transfer_req) {
@@ -222,7 +226,8 @@ void receive(actor* self, const mesh::presence_message& m) {
   if (!m.delta.empty()) {
     auto d = delta_from(m.delta);
     if (!d) {
-      log::limited(log_level::warning, "cluster bad presence", "cluster: bad presence delta from ", m.node);
+      log::limited(log_level::warning, "cluster bad presence",
+                   "cluster: bad presence delta from ", m.node);
       return;
     }
     merge(self, *d);

@@ -29,7 +29,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
-
 namespace fenix::client {
 
 namespace asio = boost::asio;

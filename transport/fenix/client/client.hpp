@@ -53,13 +53,13 @@
 
 namespace fenix::client {
 
+using protocol::decode_error;
+using protocol::decode_result;
 using protocol::message;
 using protocol::opt_string;
 using protocol::payload;
 using protocol::reply_status;
 using protocol::serializer;
-using protocol::decode_error;
-using protocol::decode_result;
 namespace json = boost::json;
 
 /// How long a blocking call waits, and its default.

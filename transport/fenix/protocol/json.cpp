@@ -42,8 +42,7 @@ struct precise_handler {
   }
 
   precise_handler(json::storage_ptr sp, unsigned char* buf, std::size_t size)
-    : st(std::move(sp), buf, size) {
-  }
+    : st(std::move(sp), buf, size) {}
 
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
@@ -73,8 +72,7 @@ struct precise_handler {
     st.push_key(s);
     return true;
   }
-  bool on_string_part(json::string_view s, std::size_t,
-                      json::error_code& ec) {
+  bool on_string_part(json::string_view s, std::size_t, json::error_code& ec) {
     if (!charge(s.size(), ec))
       return false;
     st.push_chars(s);
@@ -121,8 +119,8 @@ struct precise_handler {
           boost::system::errc::result_out_of_range);
         return false;
       }
-      d = std::signbit(approx) || (!text.empty() && text[0] == '-') ? -0.0
-                                                                     : 0.0;
+      d =
+        std::signbit(approx) || (!text.empty() && text[0] == '-') ? -0.0 : 0.0;
     } else if (r.ec != std::errc{} || r.ptr != text.data() + text.size()
                || !std::isfinite(d)) {
       ec = boost::system::errc::make_error_code(

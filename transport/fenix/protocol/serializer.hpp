@@ -110,5 +110,4 @@ const serializer* negotiate(std::string_view vsn);
 /// The shared instance of each version.
 const serializer& serializer_for(protocol_version v);
 
-
 }  // namespace fenix::protocol

@@ -31,8 +31,8 @@ public:
       return decode_error{"V1 does not accept binary frames"};
     json::error_code ec;
     // The frame is one level around the payload.
-    auto v = parse_json(data, ec, 1 + std::min(payload_depth,
-                                               json_max_depth - 1));
+    auto v =
+      parse_json(data, ec, 1 + std::min(payload_depth, json_max_depth - 1));
     if (ec)
       return decode_error{"invalid JSON: " + ec.message()};
     if (!v.is_object())

@@ -133,8 +133,8 @@ private:
   void on_error(beast::error_code ec) {
     if (auto status = status_for_parse_error(ec); status != 0) {
       ++state_->stats.http_refused;
-      log::limited(log_level::info, "bad http request", "HTTP ", status,
-                   " to ", peer(), ": ", ec.message());
+      log::limited(log_level::info, "bad http request", "HTTP ", status, " to ",
+                   peer(), ": ", ec.message());
       return send(http_response::empty(status), false);
     }
     fail(ec, "http read");
@@ -204,7 +204,8 @@ private:
     try {
       h(info, respond);
     } catch (const std::exception& e) {
-      log::limited(log_level::error, "http handler", "HTTP handler for ", info.path, " threw: ", e.what());
+      log::limited(log_level::error, "http handler", "HTTP handler for ",
+                   info.path, " threw: ", e.what());
       respond(http_response::text(500, "internal server error\n"));
     }
   }
@@ -214,7 +215,8 @@ private:
     try {
       return h(info);
     } catch (const std::exception& e) {
-      log::limited(log_level::error, "http handler", "HTTP handler for ", info.path, " threw: ", e.what());
+      log::limited(log_level::error, "http handler", "HTTP handler for ",
+                   info.path, " threw: ", e.what());
       return http_response::text(500, "internal server error\n");
     }
   }
@@ -226,7 +228,8 @@ private:
     try {
       res = state_->on_upgrade(info);
     } catch (const std::exception& e) {
-      log::limited(log_level::error, "http handler", "upgrade handler threw: ", e.what());
+      log::limited(log_level::error, "http handler",
+                   "upgrade handler threw: ", e.what());
       res = upgrade_result::refuse(500);
     }
     if (res.status != 101 || !res.handler)
@@ -263,8 +266,8 @@ private:
     auto leftover = beast::buffers_to_string(buffer_.data());
     stream_.expires_never();
     ws::start_ws_session(stream_.release_socket(), *worker_, state_,
-                             std::move(res.handler), std::move(response),
-                             std::move(leftover), std::move(info));
+                         std::move(res.handler), std::move(response),
+                         std::move(leftover), std::move(info));
   }
 
   void send(http_response r, bool keep_alive) {
@@ -340,19 +343,18 @@ struct server::impl {
 
   void on_accept_error(beast::error_code ec) {
     if (ec != net::error::no_descriptors && ec != net::error::no_buffer_space
-        && ec != net::error::no_memory
-        && ec.value() != ENFILE) {
+        && ec != net::error::no_memory && ec.value() != ENFILE) {
       if (ec != net::error::operation_aborted)
         fail(ec, "accept");
       return do_accept();
     }
     ++state->stats.accept_backoffs;
-    accept_backoff = std::min(std::chrono::milliseconds{1000},
-                              std::max(std::chrono::milliseconds{10},
-                                       accept_backoff * 2));
+    accept_backoff =
+      std::min(std::chrono::milliseconds{1000},
+               std::max(std::chrono::milliseconds{10}, accept_backoff * 2));
     log::limited(log_level::error, "accept backoff",
-                 "cannot accept connections (", ec.message(),
-                 "): retrying in ", accept_backoff.count(), " ms");
+                 "cannot accept connections (", ec.message(), "): retrying in ",
+                 accept_backoff.count(), " ms");
     if (!accept_timer)
       accept_timer.emplace(workers[0]->ioc);
     accept_timer->expires_after(accept_backoff);
@@ -482,10 +484,10 @@ void server::stop(close_code code) {
 
 server_stats server::stats() const {
   auto& s = impl_->state->stats;
-  return {s.connections.load(), s.connections_total.load(),
-          s.frames_in.load(),   s.frames_out.load(),
-          s.bytes_out.load(),   s.frames_dropped.load(),
-          s.slow_closes.load(), s.writes.load(),
+  return {s.connections.load(),  s.connections_total.load(),
+          s.frames_in.load(),    s.frames_out.load(),
+          s.bytes_out.load(),    s.frames_dropped.load(),
+          s.slow_closes.load(),  s.writes.load(),
           s.http_refused.load(), s.accept_backoffs.load()};
 }
 

@@ -45,10 +45,10 @@ struct server_options {
   // hard_factor times the bound (memory stays bounded either way).
   std::chrono::milliseconds backpressure_stall{1000};
   std::size_t backpressure_hard_factor = 16;
-  std::size_t max_inbound_pending = 256;  // frames not yet consumed: pause
+  std::size_t max_inbound_pending = 256;     // frames not yet consumed: pause
   std::size_t max_inbound_bytes = 16 << 20;  // their bytes: pause reading
-  std::size_t max_http_body = 64 * 1024;  // larger bodies get 413 (per
-                                          // route: server::body_limit)
+  std::size_t max_http_body = 64 * 1024;     // larger bodies get 413 (per
+                                             // route: server::body_limit)
   // Request line + headers must fit in this many bytes, else 431 and
   // close; a chunk line or the trailers of a chunked body in twice that.
   std::size_t max_http_header = 8 * 1024;
@@ -62,10 +62,10 @@ struct server_stats {
   std::uint64_t frames_in = 0;
   std::uint64_t frames_out = 0;
   std::uint64_t bytes_out = 0;
-  std::uint64_t frames_dropped = 0;  // backpressure drops
-  std::uint64_t slow_closes = 0;     // backpressure closes
-  std::uint64_t writes = 0;          // socket writes (frames_out / writes:
-                                     // frames per write)
+  std::uint64_t frames_dropped = 0;   // backpressure drops
+  std::uint64_t slow_closes = 0;      // backpressure closes
+  std::uint64_t writes = 0;           // socket writes (frames_out / writes:
+                                      // frames per write)
   std::uint64_t http_refused = 0;     // 400/413/431 answers to bad requests
   std::uint64_t accept_backoffs = 0;  // accept paused at the fd limit
 };

@@ -22,7 +22,8 @@ void log_error(const boost::system::error_code& ec, const char* what) {
       || ec == err::connection_reset || ec == err::broken_pipe
       || ec == err::not_connected || ec == err::timed_out)
     return;
-  log::limited(log_level::warning, "transport error", "transport ", what, ": ", ec.message());
+  log::limited(log_level::warning, "transport error", "transport ", what, ": ",
+               ec.message());
 }
 
 // -- reading -----------------------------------------------------------------------------
@@ -140,7 +141,9 @@ void ws_session::process(std::string_view bytes) {
       break;
     case ws_event::error:
       if (e.code == static_cast<std::uint16_t>(close_code::too_big))
-        log::limited(log_level::warning, "frame too big", "frame over max_frame_size from ", peer_, ", closing with 1009");
+        log::limited(log_level::warning, "frame too big",
+                     "frame over max_frame_size from ", peer_,
+                     ", closing with 1009");
       if (e.code == static_cast<std::uint16_t>(close_code::protocol_error))
         fatal_ = true;
       do_close(static_cast<close_code>(e.code), "");

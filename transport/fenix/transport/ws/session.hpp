@@ -167,7 +167,8 @@ private:
   // partly written) and close with 1013 so that the client reconnects.
   void cut_off() {
     state_->stats.slow_closes.fetch_add(1);
-    log::limited(log_level::warning, "slow reader", "closing slow reader ", peer_, " (", queued_bytes_, " bytes queued)");
+    log::limited(log_level::warning, "slow reader", "closing slow reader ",
+                 peer_, " (", queued_bytes_, " bytes queued)");
     auto keep = head_ + (offset_ > 0 ? 1 : 0);
     for (auto i = keep; i < queue_.size(); ++i)
       queued_bytes_ -= queue_[i].f.size();
@@ -283,11 +284,11 @@ private:
   clock_type::time_point last_read_;
   clock_type::time_point last_drain_;  // last time a write made progress
   bool opened_ = false;
-  bool reading_ = false;  // a wait for readability is pending
-  bool writing_ = false;  // a wait for writability is pending
-  bool paused_ = false;   // inbound flow control
+  bool reading_ = false;       // a wait for readability is pending
+  bool writing_ = false;       // a wait for writability is pending
+  bool paused_ = false;        // inbound flow control
   bool pong_skipped_ = false;  // a ping went unanswered (outbound bound)
-  bool closing_ = false;  // our close frame is queued or sent
+  bool closing_ = false;       // our close frame is queued or sent
   bool close_sent_ = false;
   bool close_received_ = false;
   bool fatal_ = false;  // protocol error: no close reply is awaited
