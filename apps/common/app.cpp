@@ -22,6 +22,7 @@ using transport::http_request;
 using transport::http_response;
 
 void print_help(const std::string& app, std::uint16_t port) {
+  const endpoint_options d;  // the defaults the help shows
   std::cout
     << "usage: fenix-" << app << " [flags]\n"
     << "  --host HOST        address to bind (default 127.0.0.1)\n"
@@ -51,13 +52,17 @@ void print_help(const std::string& app, std::uint16_t port) {
     << "                     (a clustered node uses " << cluster_shards
     << " PubSub/presence shards)\n"
     << "rate limits (per connection; connects per peer address; 0: off):\n"
-    << "  --event-rate N     events per second (default 1000) and\n"
-    << "  --event-burst N    in one burst (default 2000): then \"rate "
-       "limited\"\n"
-    << "  --join-rate N      joins per second (default 100) and\n"
-    << "  --join-burst N     in one burst (default 200)\n"
-    << "  --connect-rate N   new connections per second (default 1000) and\n"
-    << "  --connect-burst N  in one burst (default 10000): then HTTP 429\n"
+    << "  --event-rate N     events per second (default " << d.event_rate
+    << ") and\n"
+    << "  --event-burst N    in one burst (default " << d.event_burst
+    << "): then \"rate limited\"\n"
+    << "  --join-rate N      joins per second (default " << d.join_rate
+    << ") and\n"
+    << "  --join-burst N     in one burst (default " << d.join_burst << ")\n"
+    << "  --connect-rate N   new connections per second (default "
+    << d.connect_rate << ") and\n"
+    << "  --connect-burst N  in one burst (default " << d.connect_burst
+    << "): then HTTP 429\n"
     << "  --help             this text\n";
 }
 
@@ -125,10 +130,11 @@ std::int64_t now_ms() {
 }
 
 double* rate_flag(app_flags& f, const std::string& flag) {
+  auto& l = f.limits;
   std::pair<const char*, double*> table[] = {
-    {"--event-rate", &f.event_rate},     {"--event-burst", &f.event_burst},
-    {"--join-rate", &f.join_rate},       {"--join-burst", &f.join_burst},
-    {"--connect-rate", &f.connect_rate}, {"--connect-burst", &f.connect_burst},
+    {"--event-rate", &l.event_rate},     {"--event-burst", &l.event_burst},
+    {"--join-rate", &l.join_rate},       {"--join-burst", &l.join_burst},
+    {"--connect-rate", &l.connect_rate}, {"--connect-burst", &l.connect_burst},
   };
   for (auto& [name, ptr] : table)
     if (flag == name)
@@ -179,8 +185,7 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
         return fail("invalid --db: empty");
       f.db = value;
     } else if (flag == "--log-level") {
-      if (value != "error" && value != "warning" && value != "info"
-          && value != "debug")
+      if (log_level lv; !parse_log_level(value, lv) || lv == log_level::off)
         return fail("invalid --log-level: " + value);
       f.log_level = value;
     } else if (flag == "--static-dir") {
@@ -223,6 +228,8 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
       return fail("unknown flag " + flag + " (see --help)");
     }
   }
+  if (log_level lv; parse_log_level(f.log_level, lv))
+    log::set_level(lv);
   if (!f.clustered()
       && (!f.joins.empty() || !f.node_cert.empty() || !f.node_key.empty()
           || !f.node_ca.empty()))
@@ -288,7 +295,7 @@ start_cluster(endpoint& ep, const app_flags& flags,
 }
 
 endpoint_options endpoint_options_for(const app_flags& flags) {
-  endpoint_options o;
+  endpoint_options o = flags.limits;
   o.host = flags.host;
   o.port = flags.port;
   if (flags.clustered()) {
@@ -296,14 +303,6 @@ endpoint_options endpoint_options_for(const app_flags& flags) {
     o.pubsub_shards = cluster_shards;
   }
   o.log_connects = flags.log_level == "debug";
-  if (log_level lv; parse_log_level(flags.log_level, lv))
-    log::set_level(lv);
-  o.event_rate = flags.event_rate;
-  o.event_burst = flags.event_burst;
-  o.join_rate = flags.join_rate;
-  o.join_burst = flags.join_burst;
-  o.connect_rate = flags.connect_rate;
-  o.connect_burst = flags.connect_burst;
   o.longpoll = true;  // apps.md: long-poll at /socket/longpoll
   return o;
 }

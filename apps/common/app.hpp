@@ -49,10 +49,9 @@ struct app_flags {
   std::chrono::milliseconds node_heartbeat{200};
   std::chrono::milliseconds node_timeout{2000};
   std::chrono::milliseconds gossip{200};
-  // -- rate limits (endpoint_options defaults; 0 disables) --
-  double event_rate = 1000, event_burst = 2000;
-  double join_rate = 100, join_burst = 200;
-  double connect_rate = 1000, connect_burst = 10000;
+  // The endpoint options flags set as they are (the rate limits); their
+  // defaults are endpoint_options' own.
+  endpoint_options limits;
 
   bool clustered() const { return node_port != 0; }
 };

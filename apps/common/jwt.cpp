@@ -19,9 +19,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::string_view b64_alphabet =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 constexpr std::size_t sha256_size = 32;
 
 using digest = std::array<unsigned char, sha256_size>;
@@ -118,34 +115,6 @@ std::optional<std::string> claims_subject(std::string_view segment,
 }
 
 }  // namespace
-
-std::string base64url_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  auto byte = [&](std::size_t k) {
-    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
-  };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    auto n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    out += b64_alphabet[(n >> 18) & 63];
-    out += b64_alphabet[(n >> 12) & 63];
-    out += b64_alphabet[(n >> 6) & 63];
-    out += b64_alphabet[n & 63];
-  }
-  auto rest = bytes.size() - i;
-  if (rest == 1) {
-    auto n = byte(i) << 16;
-    out += b64_alphabet[(n >> 18) & 63];
-    out += b64_alphabet[(n >> 12) & 63];
-  } else if (rest == 2) {
-    auto n = (byte(i) << 16) | (byte(i + 1) << 8);
-    out += b64_alphabet[(n >> 18) & 63];
-    out += b64_alphabet[(n >> 12) & 63];
-    out += b64_alphabet[(n >> 6) & 63];
-  }
-  return out;
-}
 
 std::optional<std::string> base64url_decode(std::string_view text) {
   if (text.size() % 4 == 1)

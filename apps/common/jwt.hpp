@@ -33,6 +33,8 @@
 #include <string>
 #include <string_view>
 
+#include "fenix/transport/http.hpp"
+
 namespace fenix::apps {
 
 /// Default lifetime of a session token.
@@ -63,7 +65,7 @@ std::string random_secret();
 bool valid_username(std::string_view name);
 
 /// base64url (RFC 4648 section 5) without padding.
-std::string base64url_encode(std::string_view bytes);
+using transport::base64url_encode;  // fenix/transport/http.hpp
 
 /// Strict base64url decoding: no padding, no other characters, no
 /// impossible lengths, unused trailing bits must be zero.

@@ -352,19 +352,35 @@ async function pingFlood(server, late = 0) {
   return {c, o}
 }
 
-test(`pong flood: ${PINGS.toLocaleString("en")} pings from a client that ` +
-  "never reads get it closed or no longer read, the server's RSS grows " +
-  "< 50 MB, and another client is served meanwhile",
-{timeout: 30_000, skip: MEASURED}, async () => {
+/// A server, a second client that must stay served, and `flood()` that
+/// runs pingFlood (with `late` more pings past the stall window); after
+/// `fn`, the second client must still get a heartbeat answered.
+async function withPingFlood(late, fn) {
   const server = await startServer([])
   let c = null
   try {
     const other = await RawClient.connect(server, {user: "other"})
     await other.heartbeat("warm")
+    const flood = async () => {
+      const r = await pingFlood(server, late)
+      c = r.c
+      return r
+    }
+    await fn(server, other, flood)
+    await other.heartbeat("after")
+  } finally {
+    c?.destroy()
+    await server.stop()
+  }
+}
+
+test(`pong flood: ${PINGS.toLocaleString("en")} pings from a client that ` +
+  "never reads get it closed or no longer read, the server's RSS grows " +
+  "< 50 MB, and another client is served meanwhile",
+{timeout: 30_000, skip: MEASURED}, () => withPingFlood(0,
+  async (server, other, flood) => {
     const probe = heartbeatProbe(other, "hb")
-    const r = await pingFlood(server)
-    c = r.c
-    const {o} = r
+    const {c, o} = await flood()
     const hb = await probe.stop()
     console.log(`# other client: ${hb.count} heartbeats, max round trip ` +
       `${hb.max} ms, failures ${JSON.stringify(hb.failures)}`)
@@ -382,24 +398,13 @@ test(`pong flood: ${PINGS.toLocaleString("en")} pings from a client that ` +
     assert.deepEqual(hb.failures, [])
     assert.ok(hb.count >= 3, `only ${hb.count} heartbeats completed`)
     assert.ok(hb.max < 1000, `heartbeat round trip up to ${hb.max} ms`)
-    await other.heartbeat("after")
-  } finally {
-    c?.destroy()
-    await server.stop()
-  }
-})
+  }))
 
 test("pong flood, pings still coming past the stall window: the client " +
   "that never reads is closed with 1013, RSS grows < 50 MB",
-{timeout: 30_000, skip: MEASURED}, async () => {
-  const server = await startServer([])
-  let c = null
-  try {
-    const other = await RawClient.connect(server, {user: "other"})
-    await other.heartbeat("warm")
-    const r = await pingFlood(server, 1000)
-    c = r.c
-    const {o} = r
+{timeout: 30_000, skip: MEASURED}, () => withPingFlood(1000,
+  async (server, other, flood) => {
+    const {o} = await flood()
     assert.ok(alive(server), "the server died")
     // Cut off while writing (an error or the end of the stream), or a
     // close frame (1013) / the end of the stream once it reads again.
@@ -410,9 +415,4 @@ test("pong flood, pings still coming past the stall window: the client " +
     assert.ok(o.slowCloses >= 1, `slow_closes ${o.slowCloses}`)
     assert.ok(o.grown < 50 * MB,
       `server RSS grew ${(o.grown / MB).toFixed(1)} MB (limit 50 MB)`)
-    await other.heartbeat("after")
-  } finally {
-    c?.destroy()
-    await server.stop()
-  }
-})
+  }))

@@ -104,10 +104,7 @@ void write(log_level lv, std::string_view message) {
   emit(st, lv, message);
 }
 
-void write_limited(log_level lv, std::string_view category,
-                   std::string_view message) {
-  if (!enabled(lv))
-    return;
+bool admit_limited(log_level lv, std::string_view category) {
   auto& st = state();
   auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> guard{st.mtx};
@@ -132,10 +129,10 @@ void write_limited(log_level lv, std::string_view category,
   }
   if (b.used < limited_burst) {
     ++b.used;
-    emit(st, lv, message);
-  } else {
-    ++b.suppressed;
+    return true;
   }
+  ++b.suppressed;
+  return false;
 }
 
 }  // namespace log

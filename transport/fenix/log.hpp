@@ -53,9 +53,10 @@ void set_sink(log_sink sink);
 /// Writes one message (no trailing newline needed).
 void write(log_level lv, std::string_view message);
 
-/// Writes `message` unless its category has used up its budget (see top).
-void write_limited(log_level lv, std::string_view category,
-                   std::string_view message);
+/// Takes one line of `category`'s budget (see top): false when it is used
+/// up (the line is then counted as suppressed). When the budget comes back
+/// after a suppression, it first writes the "N similar messages" line.
+bool admit_limited(log_level lv, std::string_view category);
 
 template <class... Ts>
 std::string concat(const Ts&... xs) {
@@ -91,8 +92,10 @@ void error(const Ts&... xs) {
 /// Rate-limited per `category` (a fixed string naming the kind of event).
 template <class... Ts>
 void limited(log_level lv, std::string_view category, const Ts&... xs) {
-  if (enabled(lv))
-    write_limited(lv, category, concat(xs...));
+  // The message is only formatted when it will be written: a flood of
+  // suppressed lines costs a lookup each, not a string.
+  if (enabled(lv) && admit_limited(lv, category))
+    write(lv, concat(xs...));
 }
 
 }  // namespace log

@@ -55,9 +55,10 @@ private:
 };
 
 /// New connections per peer address (any thread). The table is bounded:
-/// when it is full, entries whose bucket refilled are dropped; if none
-/// can be, the new address is admitted without an entry (a flood from
-/// more addresses than the table holds is not a per-address flood).
+/// when it is full, entries whose bucket refilled are dropped (one sweep
+/// a second at most, so a full table costs no scan per connect); until
+/// then a new address is admitted without an entry (a flood from more
+/// addresses than the table holds is not a per-address flood).
 class address_limiter {
 public:
   address_limiter(double rate, double burst, std::size_t max_entries)
@@ -81,6 +82,9 @@ public:
 
 private:
   bool evict(rate_clock::time_point now) {
+    if (now - last_sweep_ < std::chrono::seconds(1))
+      return false;
+    last_sweep_ = now;
     auto before = table_.size();
     for (auto i = table_.begin(); i != table_.end();)
       i = i->second.full(now) ? table_.erase(i) : std::next(i);
@@ -92,6 +96,7 @@ private:
   std::size_t max_entries_;
   std::mutex mtx_;
   std::unordered_map<std::string, token_bucket> table_;
+  rate_clock::time_point last_sweep_{};
 };
 
 }  // namespace fenix::detail

@@ -13,25 +13,8 @@ namespace fenix::detail {
 
 namespace {
 
-constexpr char alphabet[] =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 std::string base64url(const unsigned char* p, std::size_t n) {
-  std::string out;
-  out.reserve((n * 4 + 2) / 3);
-  unsigned buf = 0;
-  int bits = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    buf = (buf << 8) | p[i];
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(alphabet[(buf >> bits) & 63]);
-    }
-  }
-  if (bits > 0)
-    out.push_back(alphabet[(buf << (6 - bits)) & 63]);
-  return out;
+  return transport::base64url_encode({reinterpret_cast<const char*>(p), n});
 }
 
 void random_fill(unsigned char* p, std::size_t n) {

@@ -90,6 +90,41 @@ std::string url_decode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
+namespace {
+
+constexpr std::string_view base64url_alphabet =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+}  // namespace
+
+std::string base64url_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  std::size_t i = 0;
+  auto byte = [&](std::size_t k) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    auto n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
+    out += base64url_alphabet[(n >> 18) & 63];
+    out += base64url_alphabet[(n >> 12) & 63];
+    out += base64url_alphabet[(n >> 6) & 63];
+    out += base64url_alphabet[n & 63];
+  }
+  auto rest = bytes.size() - i;
+  if (rest == 1) {
+    auto n = byte(i) << 16;
+    out += base64url_alphabet[(n >> 18) & 63];
+    out += base64url_alphabet[(n >> 12) & 63];
+  } else if (rest == 2) {
+    auto n = (byte(i) << 16) | (byte(i + 1) << 8);
+    out += base64url_alphabet[(n >> 18) & 63];
+    out += base64url_alphabet[(n >> 12) & 63];
+    out += base64url_alphabet[(n >> 6) & 63];
+  }
+  return out;
+}
+
 std::optional<std::string> base64_decode(std::string_view in) {
   auto val = [](char c) -> int {
     if (c >= 'A' && c <= 'Z')

@@ -54,6 +54,9 @@ struct http_response {
 /// Percent-decodes `s` ('+' becomes a space when `plus_is_space`).
 std::string url_decode(std::string_view s, bool plus_is_space = true);
 
+/// Encodes as base64url (RFC 4648 section 5) without padding.
+std::string base64url_encode(std::string_view bytes);
+
 /// Decodes base64, standard or URL-safe alphabet, padding optional;
 /// nullopt on any other character.
 std::optional<std::string> base64_decode(std::string_view s);

@@ -214,6 +214,7 @@ void ws_session::flush() {
 
 void ws_session::on_written(std::size_t n) {
   last_drain_ = clock_type::now();
+  pong_skipped_ = false;  // the peer reads again: the stall clock restarts
   std::uint64_t frames = 0, bytes = 0;
   while (n > 0 && !queue_empty()) {
     auto& o = queue_[head_];

@@ -287,7 +287,7 @@ private:
   bool reading_ = false;       // a wait for readability is pending
   bool writing_ = false;       // a wait for writability is pending
   bool paused_ = false;        // inbound flow control
-  bool pong_skipped_ = false;  // a ping went unanswered (outbound bound)
+  bool pong_skipped_ = false;  // a ping went unanswered since the last write
   bool closing_ = false;       // our close frame is queued or sent
   bool close_sent_ = false;
   bool close_received_ = false;
