@@ -13,7 +13,11 @@
 import net from "node:net"
 import {readFileSync} from "node:fs"
 import {execFileSync} from "node:child_process"
-import {waitFor, deferred} from "./helpers.mjs"
+import assert from "node:assert/strict"
+import {
+  waitFor, deferred, closeAll, startServer, joinChannel,
+} from "./helpers.mjs"
+import {startApp, connectUser} from "./app_helpers.mjs"
 
 // ---------------------------------------------------------------------------
 // raw HTTP
@@ -298,4 +302,46 @@ export function stderrLines(server) {
 /// Resolves after `ms` (a fixed measurement window, not a synchronisation).
 export function measureFor(ms) {
   return new Promise(resolve => setTimeout(resolve, ms))
+}
+
+// -- fixtures shared by the hostile-client test files ------------------------
+
+/// Runs `fn(app)` against a fresh fenix-chat (extra `args`), stopping it
+/// after.
+export async function withChat(args, fn) {
+  const app = await startApp("chat", {args})
+  try {
+    return await fn(app)
+  } finally {
+    await closeAll()
+    destroyAllRaw()
+    await app.stop()
+  }
+}
+
+export async function withTestServer(args, fn) {
+  const server = await startServer(args)
+  try {
+    return await fn(server)
+  } finally {
+    await closeAll()
+    destroyAllRaw()
+    await server.stop()
+  }
+}
+
+/// Fails with the exit status and stderr tail if the server died.
+export function assertAlive(server) {
+  assert.ok(alive(server), `the server died (code ${server.proc.exitCode}, ` +
+    `signal ${server.proc.signalCode}); stderr tail:\n` +
+    server.stderr.slice(-1000))
+}
+
+/// An official phoenix client of `user` joined to room:lobby.
+export async function lobbyMember(app, user) {
+  const {socket} = await connectUser(app, user)
+  const chan = socket.channel("room:lobby")
+  const reply = await joinChannel(chan)
+  assert.equal(reply.status, "ok", JSON.stringify(reply))
+  return {user, socket, chan}
 }

@@ -20,39 +20,13 @@
 #include "fenix/protocol/json.hpp"
 #include "fenix/protocol/serializer.hpp"
 #include "tests/support/bytes.hpp"
+#include "tests/support/serializers.hpp"
 
 using namespace fenix;
 using namespace fenix::protocol;
-using fenix::test::bytes;
+using namespace fenix::test;
 
 namespace {
-
-const serializer& v1() {
-  return serializer_for(protocol_version::v1);
-}
-const serializer& v2() {
-  return serializer_for(protocol_version::v2);
-}
-
-message decode_ok(const serializer& s, std::string_view data,
-                  bool binary = false) {
-  auto r = s.decode(data, binary);
-  if (auto* err = std::get_if<decode_error>(&r))
-    FAIL("unexpected decode_error: " << err->what);
-  return std::get<message>(std::move(r));
-}
-
-// Decodes input that must be refused; never throws.
-std::string decode_err(const serializer& s, std::string_view data,
-                       bool binary = false) {
-  decode_result r;
-  CHECK_NOTHROW(r = s.decode(data, binary));
-  if (!std::holds_alternative<decode_error>(r))
-    FAIL("decoded malformed input: " << data);
-  auto what = std::get<decode_error>(r).what;
-  CHECK_FALSE(what.empty());
-  return what;
-}
 
 json::value parsed(const frame& f) {
   REQUIRE(f.data);
