@@ -56,7 +56,7 @@ function start(token, username){
   $("login-view").hidden = true
   $("chat-view").hidden = false
 
-  let socket = new Socket("/socket", {params: {token}})
+  let socket = new Socket("/socket", {params: {token}, longPollFallbackMs: 2500})
   socket.onOpen(() => setStatus("connected"))
   socket.onError(() => setStatus("connection error, retrying…"))
   socket.onClose(() => setStatus("disconnected, reconnecting…"))

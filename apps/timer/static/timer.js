@@ -54,7 +54,7 @@ function start(token, username){
   $("login-view").hidden = true
   $("timer-view").hidden = false
 
-  let socket = new Socket("/socket", {params: {token}})
+  let socket = new Socket("/socket", {params: {token}, longPollFallbackMs: 2500})
   socket.onOpen(() => setStatus("connected"))
   socket.onError(() => setStatus("connection error, retrying…"))
   socket.onClose(() => setStatus("disconnected, reconnecting…"))
