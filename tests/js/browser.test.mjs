@@ -1,93 +1,25 @@
 // The apps' web pages in headless Debian chromium (driven by
 // playwright-core): the chat page with two users, and the timer page with
 // two devices of one user. Screenshots go to docs/screenshots/.
-//
-// chromium.launch() runs the browser with a fresh temporary user-data dir
-// of its own (playwright refuses a --user-data-dir argument to launch()),
-// and each page gets a fresh browser context (no shared storage).
 
 import {test, before, after} from "node:test"
 import assert from "node:assert/strict"
-import {existsSync, mkdirSync} from "node:fs"
 import path from "node:path"
-import {fileURLToPath} from "node:url"
 import {startApp} from "./app_helpers.mjs"
-
-const CHROMIUM = "/usr/bin/chromium"
-const here = path.dirname(fileURLToPath(import.meta.url))
-const SHOTS = path.resolve(here, "../../docs/screenshots")
-const VIEWPORT = {width: 860, height: 680}
-
-const skip = existsSync(CHROMIUM) ? false
-  : `${CHROMIUM} is absent (apt-get install chromium): browser tests skipped`
+import {SHOTS, skip, launchBrowser, openPage as open, login, waitOnline,
+  waitMessage} from "./browser_helpers.mjs"
 
 let browser
 
 before(async () => {
-  if (skip) return
-  const {chromium} = await import("playwright-core")
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-      "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-    timeout: 30_000,
-  })
-  mkdirSync(SHOTS, {recursive: true})
+  if (!skip) browser = await launchBrowser()
 })
 
 after(async () => {
   await browser?.close()
 })
 
-/// A page in a fresh context; page errors and console errors are kept.
-async function openPage(url) {
-  const context = await browser.newContext({viewport: VIEWPORT})
-  context.setDefaultTimeout(10_000)
-  const page = await context.newPage()
-  page.errors = []
-  page.on("pageerror", e => page.errors.push(`pageerror: ${e.message}`))
-  page.on("console", m => {
-    if (m.type() === "error") page.errors.push(`console: ${m.text()}`)
-  })
-  page.on("response", r => {
-    if (r.status() >= 400) page.errors.push(`HTTP ${r.status()} ${r.url()}`)
-  })
-  await page.goto(url)
-  return page
-}
-
-async function login(page, username) {
-  await page.fill("#username", username)
-  await page.click("#login")
-  await page.waitForSelector("#login-view", {state: "hidden"})
-  assert.equal(await page.textContent("#me"), username)
-}
-
-/// Users listed in the chat page's "Who is online" list.
-const online = page => page.$$eval("#online li", lis =>
-  lis.map(li => li.dataset.user))
-
-/// Waits until the page's online list is exactly `users`.
-async function waitOnline(page, users, ms = 5000) {
-  try {
-    await page.waitForFunction(want => JSON.stringify(
-      [...document.querySelectorAll("#online li")]
-        .map(li => li.dataset.user)) === want,
-    JSON.stringify(users), {timeout: ms})
-  } catch (e) {
-    throw new Error(`online list: want ${JSON.stringify(users)}, got ` +
-      JSON.stringify(await online(page)))
-  }
-}
-
-/// Waits until a message with `body` from `user` is listed.
-function waitMessage(page, user, body, ms = 5000) {
-  return page.waitForFunction(([u, b]) =>
-    [...document.querySelectorAll("#messages li")].some(li =>
-      li.dataset.user === u && li.querySelector(".body")?.textContent === b),
-  [user, body], {timeout: ms})
-}
+const openPage = url => open(browser, url)
 
 test("browser: two users chat, see each other, typing and leaving",
   {skip, timeout: 60_000}, async () => {
