@@ -132,6 +132,9 @@ endpoint::endpoint(caf::actor_system& sys, endpoint_options opts)
   so.max_backpressure = ctx_->opts.max_backpressure;
   so.on_backpressure = ctx_->opts.on_backpressure;
   so.backpressure_stall = ctx_->opts.backpressure_stall;
+  so.drain_batch_size = ctx_->opts.drain_batch_size;
+  so.drain_interval = ctx_->opts.drain_interval;
+  so.drain_timeout = ctx_->opts.drain_timeout;
   server_ = std::make_unique<transport::server>(so);
   server_->websocket(ctx_->opts.socket_path + "/websocket",
                      [ctx = ctx_](const transport::http_request& req) {

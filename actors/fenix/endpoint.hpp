@@ -77,6 +77,12 @@ struct endpoint_options {
   transport::close_code decode_error_close =
     transport::close_code::invalid_payload;  // 1007 (Phoenix/Cowboy: 1011)
   bool log_connects = false;  // one line per accepted/refused connect
+  // -- shutdown (stop/run) closes sockets with 1012 in batches, as
+  // Phoenix's drainer does (same defaults): at most drain_batch_size per
+  // drain_interval, and no longer than drain_timeout in all --
+  std::size_t drain_batch_size = 10'000;
+  std::chrono::milliseconds drain_interval{2'000};
+  std::chrono::milliseconds drain_timeout{30'000};
   // -- long poll --
   bool longpoll = false;  // serve <socket_path>/longpoll (Phoenix: off)
   std::chrono::milliseconds longpoll_window{10'000};  // GET hold time

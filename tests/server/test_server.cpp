@@ -8,6 +8,7 @@
 //       [--max-backpressure BYTES] [--backpressure close|drop]
 //       [--longpoll-window-ms 10000] [--backpressure-stall-ms 1000]
 //       [--io-threads 1] [--event-rate N] [--join-rate N] [--connect-rate N]
+//       [--drain-batch N] [--drain-interval-ms MS]
 //       (rate limits are off here unless given: this server is also the
 //       benchmark target, which saturates one connection on purpose)
 //       [--node-port N [--join HOST:PORT]...]   (cluster, as the apps:
@@ -184,6 +185,10 @@ int main(int argc, char** argv) {
       opts.event_rate = std::stod(val);
     else if (flag == "--join-rate")
       opts.join_rate = std::stod(val);
+    else if (flag == "--drain-batch")
+      opts.drain_batch_size = std::stoul(val);
+    else if (flag == "--drain-interval-ms")
+      opts.drain_interval = std::chrono::milliseconds{std::stol(val)};
     else if (flag == "--connect-rate")
       opts.connect_rate = std::stod(val);
     else if (flag == "--node-port")

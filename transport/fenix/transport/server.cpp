@@ -7,11 +7,13 @@
 #include "fenix/log.hpp"
 #include "fenix/transport/server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <iostream>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -456,6 +458,33 @@ std::uint16_t server::port() const {
   return impl_->port;
 }
 
+// Closes the WebSockets with `code`, drain_batch_size of them per
+// drain_interval, then waits for their close handshakes; gives up at
+// drain_timeout. Sessions that start meanwhile close themselves (stopping).
+static void drain(shared_state& st, const server_options& o, close_code code) {
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::now() + o.drain_timeout;
+  auto batch = std::max<std::size_t>(o.drain_batch_size, 1);
+  std::unordered_set<ws::ws_session*> told;
+  std::unique_lock<std::mutex> guard{st.mtx};
+  auto gone = [&] { return st.sessions.empty(); };
+  for (;;) {
+    std::size_t n = 0;
+    for (auto* s : st.sessions)
+      if (n < batch && told.insert(s).second) {
+        ws::post_close(s, code);
+        ++n;
+      }
+    bool all_told = n < batch;
+    auto until = all_told ? deadline
+                          : std::min(deadline, clock::now() + o.drain_interval);
+    if (st.sessions_cv.wait_until(guard, until, gone) || clock::now() >= deadline)
+      return;
+    if (all_told)
+      return;
+  }
+}
+
 void server::stop(close_code code) {
   if (!impl_->started || impl_->stopped)
     return;
@@ -467,14 +496,7 @@ void server::stop(close_code code) {
     beast::error_code ignored;
     impl_->acceptor->close(ignored);
   });
-  // Close every WebSocket with `code` and give the closes a moment to go out.
-  {
-    std::unique_lock<std::mutex> guard{st.mtx};
-    for (auto* s : st.sessions)
-      ws::post_close(s, code);
-    st.sessions_cv.wait_for(guard, std::chrono::seconds(2),
-                            [&] { return st.sessions.empty(); });
-  }
+  drain(st, st.opts, code);
   for (auto& w : impl_->workers)
     w->ioc.stop();
   for (auto& t : impl_->threads)

@@ -53,6 +53,13 @@ struct server_options {
   // close; a chunk line or the trailers of a chunked body in twice that.
   std::size_t max_http_header = 8 * 1024;
   std::chrono::milliseconds handshake_timeout{10'000};
+  // Shutdown (stop) closes WebSockets in batches, like Phoenix's socket
+  // drainer (same defaults), so that clients do not all come back at the
+  // same instant: drain_batch_size per drain_interval, and stop() waits at
+  // most drain_timeout in all before it drops what is left.
+  std::size_t drain_batch_size = 10'000;
+  std::chrono::milliseconds drain_interval{2'000};
+  std::chrono::milliseconds drain_timeout{30'000};
 };
 
 /// Live counters of the transport (all connections).
@@ -110,8 +117,8 @@ public:
   /// The bound port (after start).
   std::uint16_t port() const;
 
-  /// Closes the listener, closes every WebSocket with `code`, and joins the
-  /// io threads. Idempotent.
+  /// Closes the listener, closes every WebSocket with `code` (in batches:
+  /// server_options::drain_*), and joins the io threads. Idempotent.
   void stop(close_code code = close_code::service_restart);
 
   server_stats stats() const;
