@@ -179,6 +179,7 @@ TEST_CASE("binary push gets a binary reply", "[actors][channel]") {
   auto r = s->expect_reply(
     s->push("room:a", "bin", fenix::payload::binary(std::string("\1\2", 2))));
   CHECK(r.status == "ok");
+  CHECK(r.raw.event == "phx_reply");  // as fenix::client reads it
   CHECK(r.raw.payload.bytes() == std::string("\1\2!", 3));
 }
 

@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "fenix/atoms.hpp"
+#include "fenix/protocol/wire.hpp"
 #include "fenix/detail/endpoint_context.hpp"
 #include "fenix/socket/socket.hpp"
 
@@ -17,8 +18,11 @@ namespace fenix::testing {
 class fake_connection final : public transport::connection {
 public:
   void send(frame f) override {
-    std::string s = *f.data;
-    message m = decode_server_frame(s, f.binary);
+    auto r = protocol::decode_server_frame(*f.data, f.binary);
+    if (auto* e = std::get_if<protocol::decode_error>(&r))
+      throw std::logic_error("channel test: undecodable server frame: "
+                             + e->what);
+    auto m = std::get<message>(std::move(r));
     std::lock_guard<std::mutex> guard{mtx_};
     if (closed_)
       return;
@@ -69,53 +73,6 @@ public:
   }
 
 private:
-  // Server frames: V2 JSON text, or binary push/reply/broadcast.
-  static message decode_server_frame(const std::string& s, bool binary) {
-    message m;
-    if (!binary) {
-      auto v = json::parse(s);
-      auto& a = v.as_array();
-      if (!a[0].is_null())
-        m.join_ref = std::string{a[0].as_string()};
-      if (!a[1].is_null())
-        m.ref = std::string{a[1].as_string()};
-      m.topic = std::string{a[2].as_string()};
-      m.event = std::string{a[3].as_string()};
-      m.payload = payload{a[4]};
-      return m;
-    }
-    auto kind = static_cast<unsigned char>(s[0]);
-    std::size_t n = kind == 1 ? 4 : (kind == 0 ? 3 : 2);
-    std::vector<std::string> fields;
-    std::size_t pos = 1 + n;
-    for (std::size_t i = 0; i < n; ++i) {
-      auto len = static_cast<unsigned char>(s[1 + i]);
-      fields.push_back(s.substr(pos, len));
-      pos += len;
-    }
-    auto data = payload::binary(s.substr(pos));
-    if (kind == 0) {
-      m.join_ref = fields[0];
-      m.topic = fields[1];
-      m.event = fields[2];
-      m.payload = data;
-    } else if (kind == 1) {
-      m.join_ref = fields[0];
-      m.ref = fields[1];
-      m.topic = fields[2];
-      m.event = "phx_reply";
-      // Binary replies carry their status in the header: keep it as a
-      // JSON reply would, {"status", "response": null}, plus the bytes.
-      m.payload = data;
-      m.event = "phx_reply:" + fields[3];
-    } else {
-      m.topic = fields[0];
-      m.event = fields[1];
-      m.payload = data;
-    }
-    return m;
-  }
-
   std::mutex mtx_;
   std::condition_variable cv_;
   std::deque<message> inbox_;
@@ -153,20 +110,15 @@ std::string test_socket::push(const std::string& topic,
   auto ref = std::to_string(next_ref_++);
   auto jr =
     join_refs_.count(topic) ? opt_string{join_refs_[topic]} : opt_string{};
-  // Binary: the client layout (kind 0 with a ref) differs from the server's.
-  if (p.is_binary()) {
-    std::string out;
-    out.push_back(0);
-    std::string j = jr.value_or("");
-    for (std::size_t len : {j.size(), ref.size(), topic.size(), event.size()})
-      out.push_back(static_cast<char>(len));
-    out += j + ref + topic + event + p.bytes();
-    send_raw(std::move(out), true);
-  } else {
-    auto f =
-      serializer_for(protocol_version::v2).encode(jr, ref, topic, event, p);
-    send_raw(*f.data, false);
-  }
+  if (p.is_binary())
+    send_raw(protocol::encode_client_binary(jr.value_or(""), ref, topic, event,
+                                            p.bytes()),
+             true);
+  else
+    send_raw(*serializer_for(protocol_version::v2)
+                .encode(jr, ref, topic, event, p)
+                .data,
+             false);
   return ref;
 }
 
@@ -187,14 +139,11 @@ std::string test_socket::leave(const std::string& topic) {
 reply_msg test_socket::expect_reply(const std::string& ref,
                                     std::chrono::milliseconds wait) {
   auto m = expect(
-    [&](const message& m) {
-      return m.event.rfind("phx_reply", 0) == 0 && m.ref == ref;
-    },
+    [&](const message& m) { return m.event == "phx_reply" && m.ref == ref; },
     wait);
   reply_msg r;
   if (m.payload.is_binary()) {
-    r.status = m.event.substr(10);  // "phx_reply:<status>"
-    m.event = "phx_reply";
+    r.status = protocol::reply_status_of(m);
     r.response = nullptr;
   } else {
     auto& o = m.payload.object();

@@ -50,6 +50,7 @@
 
 #include "fenix/protocol/message.hpp"
 #include "fenix/protocol/serializer.hpp"
+#include "fenix/protocol/wire.hpp"
 
 namespace fenix::client {
 
@@ -225,22 +226,14 @@ connect_result connect(client_context& ctx, const client_options& opts);
 void async_connect(client_context& ctx, client_options opts,
                    std::function<void(connect_result)> done);
 
-// -- wire helpers (no network) ------------------------------------------------
+// -- wire helpers (no network): the one V2 codec, fenix/protocol/wire.hpp --
 
-/// Decodes a server frame: a V2 JSON array, or a binary push (kind 0, no
-/// ref), reply (kind 1) or broadcast (kind 2). An empty binary join_ref or
-/// ref becomes null. A binary reply has event "phx_reply" and a binary
-/// payload whose `bytes()` are the response and whose `json()` is
-/// `{"status": S}`.
-decode_result decode_server_frame(std::string_view data, bool binary);
-
-/// Encodes a client binary push (kind 0); throws std::length_error if a
-/// field is longer than 255 bytes.
-std::string encode_client_binary(std::string_view join_ref,
-                                 std::string_view ref, std::string_view topic,
-                                 std::string_view event, std::string_view data);
+using protocol::decode_server_frame;
+using protocol::encode_client_binary;
 
 /// The status of a reply ("ok", "error"), JSON or binary; "" otherwise.
-std::string status_of(const message& m);
+inline std::string status_of(const message& m) {
+  return protocol::reply_status_of(m);
+}
 
 }  // namespace fenix::client

@@ -476,9 +476,10 @@ static void drain(shared_state& st, const server_options& o, close_code code) {
         ++n;
       }
     bool all_told = n < batch;
-    auto until = all_told ? deadline
-                          : std::min(deadline, clock::now() + o.drain_interval);
-    if (st.sessions_cv.wait_until(guard, until, gone) || clock::now() >= deadline)
+    auto until =
+      all_told ? deadline : std::min(deadline, clock::now() + o.drain_interval);
+    if (st.sessions_cv.wait_until(guard, until, gone)
+        || clock::now() >= deadline)
       return;
     if (all_told)
       return;
