@@ -65,7 +65,6 @@ void channel::write(frame f) {
     pending_.push_back(std::move(f));
     return;
   }
-  init_->ctx->messages_out.fetch_add(1, std::memory_order_relaxed);
   init_->conn->send(std::move(f));
 }
 

@@ -27,7 +27,6 @@ struct endpoint_context {
   std::unique_ptr<presence_tracker> presence;
   std::atomic<std::uint64_t> channels{0};
   std::atomic<std::uint64_t> messages_in{0};
-  std::atomic<std::uint64_t> messages_out{0};
   std::atomic<std::uint64_t> rate_limited_events{0};
   std::atomic<std::uint64_t> rate_limited_joins{0};
   std::atomic<std::uint64_t> rate_limited_connects{0};

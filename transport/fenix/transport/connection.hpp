@@ -31,12 +31,6 @@ enum class close_code : std::uint16_t {
   try_again_later = 1013,  // outbound queue overflow (slow reader)
 };
 
-/// Counters a connection keeps (read from any thread).
-struct connection_stats {
-  std::uint64_t frames_out = 0;
-  std::uint64_t frames_dropped = 0;
-};
-
 class connection {
 public:
   virtual ~connection() = default;
