@@ -53,6 +53,10 @@ struct server_options {
   // close; a chunk line or the trailers of a chunked body in twice that.
   std::size_t max_http_header = 8 * 1024;
   std::chrono::milliseconds handshake_timeout{10'000};
+  // An inbound close frame or bad frame is answered after the replies to
+  // the messages received before it; this long at most, if the handler
+  // does not consume those messages (connection::consumed).
+  std::chrono::milliseconds close_flush_timeout{1000};
 };
 
 /// Live counters of the transport (all connections).
@@ -101,8 +105,13 @@ public:
   /// The body limit of requests to `path` (default: max_http_body).
   void body_limit(std::string path, std::uint64_t bytes);
 
-  /// Registers the WebSocket endpoint at `path`.
+  /// Registers a WebSocket endpoint at `path` (exact; several may be).
   void websocket(std::string path, upgrade_handler h);
+
+  /// Registers a WebSocket endpoint for upgrade requests to every path
+  /// under `prefix` ("/": any path) that no exact endpoint has. Plain HTTP
+  /// requests there still go to the HTTP routes.
+  void websocket_prefix(std::string prefix, upgrade_handler h);
 
   /// Binds and starts the io threads. Throws std::system_error on failure.
   void start();
