@@ -7,11 +7,12 @@
 //
 // Messages up to 16 MiB (max_frame_size; larger ones close with 1009).
 
+#include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <iostream>
-#include <pthread.h>
 #include <string>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 
@@ -67,19 +68,33 @@ fenix::websocket_handler echo_handler() {
   return h;
 }
 
+// SIGINT/SIGTERM wake main through a pipe (the handler only writes).
+int stop_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int) {
+  char b = 1;
+  [[maybe_unused]] auto n = ::write(stop_pipe[1], &b, 1);
+}
+
+void wait_for_stop_signal() {
+  char b = 0;
+  while (::read(stop_pipe[0], &b, 1) < 0 && errno == EINTR) {
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   auto f = parse(argc, argv);
   if (f.compress)
     enable_compression(f.opts);
-  // Every thread started from here on inherits the blocked signals;
-  // main waits for them below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (::pipe(stop_pipe) != 0)
+    return 1;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   caf::actor_system_config cfg;
   fenix::configure_scheduler(cfg);
   caf::actor_system sys{cfg};
@@ -88,8 +103,7 @@ int main(int argc, char** argv) {
   ep.start();
   std::cout << "listening on ws://" << f.opts.host << ':' << ep.port()
             << std::endl;
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  wait_for_stop_signal();
   ep.stop();
   return 0;
 }
