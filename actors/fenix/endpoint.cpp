@@ -46,6 +46,55 @@ private:
   caf::actor actor_;
 };
 
+// Bridges one raw WebSocket (io thread) to its websocket_handler.
+class raw_bridge final : public transport::socket_handler {
+public:
+  explicit raw_bridge(std::shared_ptr<const websocket_handler> h)
+    : h_(std::move(h)) {}
+
+  void on_open(transport::connection_ptr conn) override {
+    conn_ = std::move(conn);
+    if (h_->on_open)
+      h_->on_open(conn_);
+  }
+
+  void on_frame(std::string data, bool binary) override {
+    auto bytes = data.size();
+    if (h_->on_message)
+      h_->on_message(conn_, std::move(data), binary);
+    conn_->consumed(bytes);  // after the sends it made (see consumed)
+  }
+
+  void on_close() override {
+    if (h_->on_close && conn_)
+      h_->on_close(conn_);
+  }
+
+private:
+  std::shared_ptr<const websocket_handler> h_;
+  transport::connection_ptr conn_;
+};
+
+// The upgrade of a raw WebSocket: the connect rate limit and origin check
+// of Phoenix sockets, then the handler's own decision.
+transport::upgrade_result
+raw_upgrade(const std::shared_ptr<detail::endpoint_context>& ctx,
+            const std::shared_ptr<const websocket_handler>& h,
+            const transport::http_request& req) {
+  if (!ctx->connects->admit(req.peer_address)) {
+    ctx->rate_limited_connects.fetch_add(1, std::memory_order_relaxed);
+    return transport::upgrade_result::refuse(429);
+  }
+  auto origin = req.header("origin");
+  if (!origin.empty()
+      && !detail::origin_allowed(ctx->opts, origin, req.header("host")))
+    return transport::upgrade_result::refuse(403);
+  if (h->on_upgrade)
+    if (int status = h->on_upgrade(req); status != 0)
+      return transport::upgrade_result::refuse(status);
+  return {101, {}, std::make_shared<raw_bridge>(h)};
+}
+
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
@@ -136,11 +185,12 @@ endpoint::endpoint(caf::actor_system& sys, endpoint_options opts)
   so.drain_interval = ctx_->opts.drain_interval;
   so.drain_timeout = ctx_->opts.drain_timeout;
   server_ = std::make_unique<transport::server>(so);
-  server_->websocket(ctx_->opts.socket_path + "/websocket",
-                     [ctx = ctx_](const transport::http_request& req) {
-                       return upgrade(ctx, req);
-                     });
-  if (ctx_->opts.longpoll) {
+  if (!ctx_->opts.socket_path.empty())
+    server_->websocket(ctx_->opts.socket_path + "/websocket",
+                       [ctx = ctx_](const transport::http_request& req) {
+                         return upgrade(ctx, req);
+                       });
+  if (ctx_->opts.longpoll && !ctx_->opts.socket_path.empty()) {
     longpoll_ = std::make_unique<detail::longpoll>(ctx_);
     server_->body_limit(ctx_->opts.socket_path + "/longpoll",
                         ctx_->opts.longpoll_max_body);
@@ -224,6 +274,23 @@ void endpoint::channel(std::string pattern, channel_fn fn) {
 
 void endpoint::on_connect(connect_fn fn) {
   ctx_->connect = std::move(fn);
+}
+
+void endpoint::websocket(std::string path, websocket_handler h) {
+  auto shared = std::make_shared<const websocket_handler>(std::move(h));
+  server_->websocket(std::move(path),
+                     [ctx = ctx_, shared](const transport::http_request& req) {
+                       return raw_upgrade(ctx, shared, req);
+                     });
+}
+
+void endpoint::websocket_prefix(std::string prefix, websocket_handler h) {
+  auto shared = std::make_shared<const websocket_handler>(std::move(h));
+  server_->websocket_prefix(
+    std::move(prefix),
+    [ctx = ctx_, shared](const transport::http_request& req) {
+      return raw_upgrade(ctx, shared, req);
+    });
 }
 
 void endpoint::route(std::string method, std::string path,

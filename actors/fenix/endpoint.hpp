@@ -57,6 +57,7 @@ struct endpoint_options {
   std::string host = "127.0.0.1";           // address to bind
   std::uint16_t port = 4000;                // 0 picks a free port
   std::string socket_path = "/socket";      // WebSocket at /socket/websocket
+                                            // (empty: no Phoenix socket)
   std::size_t max_frame_size = 10'000'000;  // larger frames close with 1009
   std::chrono::milliseconds idle_timeout{60'000};  // no data: close 1001
   std::size_t max_backpressure = 1 << 20;  // outbound bytes per connection
@@ -146,6 +147,36 @@ private:
 
 using connect_fn = std::function<connect_result(const connect_info&)>;
 
+/// A raw WebSocket handler next to the Phoenix sockets, like Phoenix's
+/// Socket.Transport: whole text or binary messages in, frames out, with
+/// the endpoint's limits (max_frame_size: 1009, max_backpressure and its
+/// policy: 1013 or drops, idle_timeout: 1001), the origin check and the
+/// connect rate limit. Every callback is optional and runs on the
+/// connection's io thread, in order (open, messages, close), and must not
+/// block: hand longer work to an actor, which may keep the connection and
+/// call send/close from any thread. A message counts as consumed (inbound
+/// flow control) when on_message returns; a close or bad frame from the
+/// peer is answered after the frames on_message sent.
+///
+///   fenix::websocket_handler echo;
+///   echo.on_message = [](const fenix::transport::connection_ptr& c,
+///                        std::string data, bool binary) {
+///     c->send(fenix::transport::make_frame(std::move(data), binary));
+///   };
+///   ep.websocket("/echo", echo);        // ws://host:port/echo
+///   ep.websocket_prefix("/", echo);     // upgrades on any other path
+struct websocket_handler {
+  /// Decides the upgrade: 0 accepts, anything else refuses with that HTTP
+  /// status (default: accept).
+  std::function<int(const transport::http_request&)> on_upgrade;
+  std::function<void(const transport::connection_ptr&)> on_open;
+  std::function<void(const transport::connection_ptr&, std::string data,
+                     bool binary)>
+    on_message;
+  /// The connection is gone (after the close handshake, or cut off).
+  std::function<void(const transport::connection_ptr&)> on_close;
+};
+
 /// Scheduler settings for a server, applied to `cfg` before the
 /// actor_system is made from it: `threads` workers (0: one per core), and
 /// idle workers sleep at once instead of CAF's default busy polling (up to
@@ -193,6 +224,12 @@ public:
   /// Adds an HTTP route (exact path) or a prefix route.
   void route(std::string method, std::string path, transport::http_handler h);
   void route_prefix(std::string prefix, transport::http_handler h);
+
+  /// Mounts a raw WebSocket handler at `path` (exact), or for upgrade
+  /// requests to every path under `prefix` ("/": any path) that no exact
+  /// WebSocket path has. Call before start().
+  void websocket(std::string path, websocket_handler h);
+  void websocket_prefix(std::string prefix, websocket_handler h);
 
   /// Broadcasts from anywhere (any thread): to every subscriber of topic.
   void broadcast(const std::string& topic, const std::string& event, payload p);

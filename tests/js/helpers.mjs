@@ -100,7 +100,7 @@ process.on("exit", () => {
 })
 
 /// Spawns `bin args` and resolves, once it printed its
-/// `listening on http://127.0.0.1:PORT` line, to a server object: proc,
+/// `listening on http://127.0.0.1:PORT` (or ws://) line, to a server object: proc,
 /// port, exited, stdout, stderr, httpUrl, endPoint, wsUrl(params), stop(ms).
 /// A process still running when the tests exit is killed.
 export async function startProcess(bin, args, name = path.basename(bin)) {
@@ -126,7 +126,7 @@ export async function startProcess(bin, args, name = path.basename(bin)) {
     proc.stdout.on("data", d => {
       stdout += d
       if (stdout.length > 200_000) stdout = stdout.slice(-100_000)
-      const m = stdout.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/)
+      const m = stdout.match(/listening on (?:http|ws):\/\/127\.0\.0\.1:(\d+)/)
       if (m) resolve(Number(m[1]))
     })
     proc.once("error", reject)

@@ -254,3 +254,67 @@ TEST_CASE("close codes peers may send") {
   CHECK_FALSE(valid_close_code(1015));
   CHECK_FALSE(valid_close_code(5000));
 }
+
+TEST_CASE("invalid UTF-8 fails at its fragment, not at the final one") {
+  // κόσμε, then F4 90 (past U+10FFFF) in the second fragment: the error
+  // comes before the third fragment is read.
+  frame_reader rd{1000};
+  std::vector<ws_event> out;
+  rd.feed(client_frame(1, "\xce\xba\xe1\xbd\xb9", false), out);
+  CHECK(out.empty());
+  rd.feed(client_frame(0, "\xf4\x90", false), out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].kind == ws_event::error);
+  CHECK(out[0].code == 1007);
+  // The rest of the message is dropped; the peer's close is still seen.
+  rd.feed(client_frame(0, "\x80\x80-edited")
+            + client_frame(8, close_payload(1000)),
+          out);
+  REQUIRE(out.size() == 2);
+  CHECK(out[1].kind == ws_event::close);
+}
+
+TEST_CASE("invalid UTF-8 fails inside a frame still arriving") {
+  auto stream = client_frame(1, "valid, then \xed\xa0\x80 and more bytes");
+  frame_reader rd{1000};
+  std::vector<ws_event> out;
+  std::size_t bad = 6 + 13;  // header + mask, then the A0 after the ED
+  rd.feed(std::string_view{stream}.substr(0, bad), out);  // through the ED
+  CHECK(out.empty());
+  rd.feed(std::string_view{stream}.substr(bad, 1), out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].code == 1007);
+  rd.feed(std::string_view{stream}.substr(bad + 1), out);
+  CHECK(out.size() == 1);
+  // The frame's rest was skipped: a frame after it is parsed.
+  rd.feed(client_frame(8, close_payload(1000)), out);
+  REQUIRE(out.size() == 2);
+  CHECK(out[1].kind == ws_event::close);
+}
+
+TEST_CASE("a sequence split across fragments is valid") {
+  std::string euro = "\xe2\x82\xac";
+  std::string stream = client_frame(1, "a" + euro.substr(0, 1), false)
+                       + client_frame(9, "ping")  // a control frame between
+                       + client_frame(0, euro.substr(1, 1), false)
+                       + client_frame(0, euro.substr(2) + "b");
+  for (auto events : {read_all(stream), read_bytewise(stream)}) {
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].kind == ws_event::ping);
+    CHECK(events[1].kind == ws_event::message);
+    CHECK(events[1].data == "a" + euro + "b");
+  }
+  // ... but one left unfinished by the final fragment is not.
+  auto cut = client_frame(1, "a\xe2", false) + client_frame(0, "\x82");
+  CHECK(error_code_of(read_bytewise(cut)) == 1007);
+}
+
+TEST_CASE("a close reason must be UTF-8") {
+  CHECK(error_code_of(
+          read_all(client_frame(8, close_payload(1000, "\xed\xa0\x80"))))
+        == 1007);
+  auto ok = read_all(client_frame(8, close_payload(1000, "bye \xe2\x82\xac")));
+  REQUIRE(ok.size() == 1);
+  CHECK(ok[0].kind == ws_event::close);
+  CHECK(ok[0].data == "bye \xe2\x82\xac");
+}

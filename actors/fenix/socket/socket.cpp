@@ -200,7 +200,13 @@ void route(socket_actor* self, message m) {
 
 void on_frame(socket_actor* self, std::string& data, bool binary) {
   auto& st = self->state;
-  st.conn->consumed(data.size());
+  // Consumed once handled: the replies sent meanwhile go out before a
+  // close frame the peer sent after this one (connection::consumed).
+  struct consume_on_exit {
+    transport::connection& conn;
+    std::size_t bytes;
+    ~consume_on_exit() { conn.consumed(bytes); }
+  } consume{*st.conn, data.size()};
   st.init->ctx->messages_in.fetch_add(1, std::memory_order_relaxed);
   auto res = ser(self).decode(data, binary);
   if (auto* err = std::get_if<decode_error>(&res)) {

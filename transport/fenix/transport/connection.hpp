@@ -44,6 +44,8 @@ public:
   /// Tells the transport that one received frame of `bytes` bytes was
   /// processed, so that reading resumes if it was paused for inbound flow
   /// control (server_options::max_inbound_pending / max_inbound_bytes).
+  /// Call it after sending the replies to that frame: a close frame or bad
+  /// frame the peer sent after it is answered behind them.
   virtual void consumed(std::size_t bytes) = 0;
 
   /// The upgrade request (path, query, headers, peer).

@@ -153,8 +153,8 @@ private:
       return on_error(ec);
     auto req = parser_->release();
     auto info = to_request(req, stream_.socket());
-    if (!state_->ws_path.empty() && info.path == state_->ws_path)
-      return on_websocket(std::move(req), std::move(info));
+    if (auto* h = upgrade_route(info.path, req))
+      return on_websocket(*h, std::move(req), std::move(info));
     for (auto& [path, h] : state_->async_routes)
       if (path == info.path)
         return dispatch_async(h, info, req.keep_alive());
@@ -223,12 +223,30 @@ private:
     }
   }
 
-  void on_websocket(http::request<http::string_body> req, http_request info) {
+  // The WebSocket route for `path`: an exact one takes any request (a
+  // plain GET is refused), a prefix one only upgrade requests, so that
+  // HTTP routes under the same prefix still answer.
+  const upgrade_handler*
+  upgrade_route(const std::string& path,
+                const http::request<http::string_body>& req) {
+    for (auto& [p, h] : state_->ws_routes)
+      if (p == path)
+        return &h;
+    if (!websocket::is_upgrade(req))
+      return nullptr;
+    for (auto& [prefix, h] : state_->ws_prefix_routes)
+      if (path.compare(0, prefix.size(), prefix) == 0)
+        return &h;
+    return nullptr;
+  }
+
+  void on_websocket(const upgrade_handler& on_upgrade,
+                    http::request<http::string_body> req, http_request info) {
     if (req.method() != http::verb::get)
       return send(http_response::empty(400), false);
     upgrade_result res;
     try {
-      res = state_->on_upgrade(info);
+      res = on_upgrade(info);
     } catch (const std::exception& e) {
       log::limited(log_level::error, "http handler",
                    "upgrade handler threw: ", e.what());
@@ -414,8 +432,11 @@ void server::body_limit(std::string path, std::uint64_t bytes) {
 }
 
 void server::websocket(std::string path, upgrade_handler h) {
-  impl_->state->ws_path = std::move(path);
-  impl_->state->on_upgrade = std::move(h);
+  impl_->state->ws_routes.emplace_back(std::move(path), std::move(h));
+}
+
+void server::websocket_prefix(std::string prefix, upgrade_handler h) {
+  impl_->state->ws_prefix_routes.emplace_back(std::move(prefix), std::move(h));
 }
 
 void server::start() {

@@ -53,6 +53,7 @@ struct server_options {
   // close; a chunk line or the trailers of a chunked body in twice that.
   std::size_t max_http_header = 8 * 1024;
   std::chrono::milliseconds handshake_timeout{10'000};
+<<<<<<< HEAD
   // Shutdown (stop) closes WebSockets in batches, like Phoenix's socket
   // drainer (same defaults), so that clients do not all come back at the
   // same instant: drain_batch_size per drain_interval, and stop() waits at
@@ -60,6 +61,12 @@ struct server_options {
   std::size_t drain_batch_size = 10'000;
   std::chrono::milliseconds drain_interval{2'000};
   std::chrono::milliseconds drain_timeout{30'000};
+=======
+  // An inbound close frame or bad frame is answered after the replies to
+  // the messages received before it; this long at most, if the handler
+  // does not consume those messages (connection::consumed).
+  std::chrono::milliseconds close_flush_timeout{1000};
+>>>>>>> wt-ws
 };
 
 /// Live counters of the transport (all connections).
@@ -108,8 +115,13 @@ public:
   /// The body limit of requests to `path` (default: max_http_body).
   void body_limit(std::string path, std::uint64_t bytes);
 
-  /// Registers the WebSocket endpoint at `path`.
+  /// Registers a WebSocket endpoint at `path` (exact; several may be).
   void websocket(std::string path, upgrade_handler h);
+
+  /// Registers a WebSocket endpoint for upgrade requests to every path
+  /// under `prefix` ("/": any path) that no exact endpoint has. Plain HTTP
+  /// requests there still go to the HTTP routes.
+  void websocket_prefix(std::string prefix, upgrade_handler h);
 
   /// Binds and starts the io threads. Throws std::system_error on failure.
   void start();

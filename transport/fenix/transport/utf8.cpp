@@ -1,45 +1,49 @@
 #include "fenix/transport/utf8.hpp"
 
-#include <cstdint>
-
 namespace fenix::transport {
 
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
+bool utf8_validator::feed(std::string_view s) {
+  if (failed_)
+    return false;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (need_ > 0) {
+      if (c < lo_ || c > hi_)
+        return !(failed_ = true);
+      --need_;
+      lo_ = 0x80;
+      hi_ = 0xBF;
       continue;
     }
-    std::size_t n;
-    std::uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
+    if (c < 0x80)
+      continue;
+    // The lead byte fixes the length and the range of the first
+    // continuation byte (no overlongs, no surrogates, nothing past
+    // U+10FFFF).
+    if (c >= 0xC2 && c <= 0xDF) {
+      need_ = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      need_ = 2;
+      if (c == 0xE0)
+        lo_ = 0xA0;
+      else if (c == 0xED)
+        hi_ = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      need_ = 3;
+      if (c == 0xF0)
+        lo_ = 0x90;
+      else if (c == 0xF4)
+        hi_ = 0x8F;
     } else {
-      return false;
+      return !(failed_ = true);  // 80-C1 (continuation, overlong), F5-FF
     }
-    if (i + n >= s.size())
-      return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80)
-        return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr std::uint32_t min_cp[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n + 1;
   }
   return true;
+}
+
+bool valid_utf8(std::string_view s) {
+  utf8_validator v;
+  return v.feed(s) && v.complete();
 }
 
 }  // namespace fenix::transport

@@ -70,6 +70,33 @@ bool valid_close_code(std::uint16_t code) {
   }
 }
 
+bool frame_reader::check_partial(std::string_view payload,
+                                 const unsigned char mask[4]) {
+  char buf[256];
+  while (checked_ < payload.size()) {
+    auto n = std::min(sizeof buf, payload.size() - checked_);
+    for (std::size_t i = 0; i < n; ++i)
+      buf[i] = static_cast<char>(payload[checked_ + i]
+                                 ^ static_cast<char>(mask[(checked_ + i) & 3]));
+    checked_ += n;
+    if (!utf8_.feed({buf, n}))
+      return false;
+  }
+  return true;
+}
+
+std::size_t frame_reader::abandon(std::uint16_t code, bool fin,
+                                  std::uint64_t length, std::size_t hsize,
+                                  std::vector<ws_event>& out) {
+  out.push_back({ws_event::error, false, code, {}});
+  discarding_ = true;
+  in_message_ = !fin;
+  checked_ = 0;
+  std::string{}.swap(message_);
+  skip_ = length;
+  return hsize;
+}
+
 void frame_reader::fail(std::uint16_t code, std::vector<ws_event>& out) {
   out.push_back({ws_event::error, false, code, {}});
   done_ = true;
@@ -158,37 +185,44 @@ std::size_t frame_reader::step(std::string_view data,
     }
     if (discarding_) {
       in_message_ = !fin;
+      checked_ = 0;
       skip_ = length;
       return hsize;
     }
     if (message_.size() + length > max_message_) {
       // Decided from the header: the payload is dropped as it arrives.
-      out.push_back({ws_event::error, false, code_of(close_code::too_big), {}});
-      discarding_ = true;
-      in_message_ = !fin;
-      std::string{}.swap(message_);
-      skip_ = length;
-      return hsize;
+      return abandon(code_of(close_code::too_big), fin, length, hsize, out);
     }
-    if (data.size() - hsize < length)
-      return 0;  // parsed again, whole, when more bytes came
-    in_message_ = !fin;
-    if (!continuation) {
+    if (!continuation)
       message_binary_ = op == static_cast<unsigned>(ws_opcode::binary);
-      message_.reserve(static_cast<std::size_t>(length));
+    bool text = !message_binary_;
+    if (!continuation && checked_ == 0)
+      utf8_.reset();  // a new message (not a frame parsed again)
+    if (data.size() - hsize < length) {
+      // Parsed again, whole, when more bytes came; text fails fast.
+      if (text && !check_partial(data.substr(hsize), mask))
+        return abandon(code_of(close_code::invalid_payload), fin, length, hsize,
+                       out);
+      return 0;
     }
+    in_message_ = !fin;
+    if (!continuation)
+      message_.reserve(static_cast<std::size_t>(length));
+    auto at = message_.size();
     append_unmasked(message_, data.data() + hsize,
                     static_cast<std::size_t>(length), mask);
+    auto from = at + checked_;
+    checked_ = 0;
+    if (text
+        && (!utf8_.feed(std::string_view{message_}.substr(from))
+            || (fin && !utf8_.complete()))) {
+      return abandon(code_of(close_code::invalid_payload), fin, 0, hsize, out)
+             + static_cast<std::size_t>(length);
+    }
     if (fin) {
       std::string m;
       m.swap(message_);
-      if (!message_binary_ && !valid_utf8(m)) {
-        out.push_back(
-          {ws_event::error, false, code_of(close_code::invalid_payload), {}});
-        discarding_ = true;
-      } else {
-        out.push_back({ws_event::message, message_binary_, 0, std::move(m)});
-      }
+      out.push_back({ws_event::message, message_binary_, 0, std::move(m)});
     }
     return hsize + static_cast<std::size_t>(length);
   }

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "fenix/transport/utf8.hpp"
+
 namespace fenix::transport::ws {
 
 enum class ws_opcode : std::uint8_t {
@@ -55,7 +57,8 @@ struct ws_event {
 
 /// Parses the client-to-server byte stream into messages. Enforces masking,
 /// fragmentation rules, control-frame limits, reserved bits and opcodes
-/// (1002), UTF-8 of text messages and close reasons (1007) and the message
+/// (1002), UTF-8 of text messages and close reasons (1007: at the first
+/// invalid byte, even inside a fragment or a frame still arriving) and the message
 /// size limit (1009, checked from the header before the payload arrives).
 /// After a 1007 or 1009 error, or once discard_messages() was called, the
 /// rest of the stream is still parsed, so that the peer's close frame is
@@ -79,11 +82,19 @@ private:
   // when the frame is incomplete).
   std::size_t step(std::string_view data, std::vector<ws_event>& out);
   void fail(std::uint16_t code, std::vector<ws_event>& out);
+  // Validates the unmasked bytes [checked_, payload.size()) of a text frame
+  // still arriving; false when they are not UTF-8.
+  bool check_partial(std::string_view payload, const unsigned char mask[4]);
+  // Drops the rest of a message that broke a rule (1007, 1009).
+  std::size_t abandon(std::uint16_t code, bool fin, std::uint64_t length,
+                      std::size_t hsize, std::vector<ws_event>& out);
 
   std::size_t max_message_;
-  std::string pending_;     // an incomplete frame, across feeds
-  std::string message_;     // the fragments of an unfinished message
-  std::uint64_t skip_ = 0;  // payload bytes still to drop
+  std::string pending_;      // an incomplete frame, across feeds
+  std::string message_;      // the fragments of an unfinished message
+  std::uint64_t skip_ = 0;   // payload bytes still to drop
+  utf8_validator utf8_;      // the text message so far, across fragments
+  std::size_t checked_ = 0;  // bytes of the incomplete frame validated
   bool in_message_ = false;
   bool message_binary_ = false;
   bool discarding_ = false;

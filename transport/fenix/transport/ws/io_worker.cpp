@@ -23,6 +23,14 @@ struct batch_state {
 
 thread_local batch_state current_batch;
 
+// Hands this thread's batch in progress over, so that what comes next
+// stays behind the frames it holds.
+void hand_over_batch() {
+  for (auto& [w, items] : current_batch.pending)
+    if (!items.empty())
+      w->push(items);
+}
+
 }  // namespace
 
 // A weak reference, so that a connection that is gone turns every call
@@ -55,18 +63,25 @@ public:
     // Through the outbox too, so that it stays behind the frames sent
     // before it (a batch in progress on this thread is handed over first).
     if (auto s = session_.lock()) {
-      for (auto& [w, items] : current_batch.pending)
-        if (!items.empty())
-          w->push(items);
+      hand_over_batch();
       worker_->push(outbox_item{std::move(s), make_frame(std::move(reason)),
                                 static_cast<std::uint16_t>(code)});
     }
   }
 
+  // The replies to a frame are sent before it is reported consumed: an
+  // inbound close waiting for the last one (flow_state::closing) is posted
+  // behind them.
   void consumed(std::size_t bytes) override {
     auto& fl = *flow_;
-    fl.pending.fetch_sub(1);
+    hand_over_batch();
+    auto left = fl.pending.fetch_sub(1) - 1;
     fl.pending_bytes.fetch_sub(bytes);
+    if (left == 0 && fl.closing.load()) {
+      if (auto s = session_.lock())
+        worker_->push(outbox_item{std::move(s), {}, 0, true});
+      return;
+    }
     if (!fl.over() && fl.paused.exchange(false)) {
       if (auto s = session_.lock())
         net::post(worker_->ioc, [s = std::move(s)] { s->do_resume(); });
@@ -126,6 +141,10 @@ void io_worker::drain() {
   std::vector<ws_session*> dirty;
   for (auto& it : items) {
     auto* s = it.session.get();
+    if (it.deferred_close) {
+      s->run_deferred_close();
+      continue;
+    }
     if (it.close != 0) {
       s->do_close(static_cast<close_code>(it.close),
                   it.f.data ? *it.f.data : std::string{});

@@ -42,8 +42,9 @@ class ws_session;
 /// What another thread asks of a session: send a frame, or close.
 struct outbox_item {
   std::shared_ptr<ws_session> session;
-  frame f;                  // the frame, or the close reason's bytes
-  std::uint16_t close = 0;  // a close code: close instead of sending
+  frame f;                      // the frame, or the close reason's bytes
+  std::uint16_t close = 0;      // a close code: close instead of sending
+  bool deferred_close = false;  // run the session's deferred close
 };
 
 struct io_worker {
@@ -78,8 +79,8 @@ struct shared_state {
   std::vector<std::pair<std::string, http_handler>> prefix_routes;
   std::vector<std::pair<std::string, async_http_handler>> async_routes;
   std::vector<std::pair<std::string, std::uint64_t>> body_limits;
-  std::string ws_path;
-  upgrade_handler on_upgrade;
+  std::vector<std::pair<std::string, upgrade_handler>> ws_routes;  // exact
+  std::vector<std::pair<std::string, upgrade_handler>> ws_prefix_routes;
 };
 
 /// Logs an I/O error unless it only means "the other side went away".

@@ -88,9 +88,11 @@ void ws_session::process(std::string_view bytes) {
   std::vector<ws_event> events;
   reader_.feed(bytes, events);
   for (auto& e : events) {
+    if (done_)
+      return;
     switch (e.kind) {
     case ws_event::message:
-      if (closing_)
+      if (closing_ || close_deferred_)
         break;
       state_->stats.frames_in.fetch_add(1);
       flow_->pending.fetch_add(1);
@@ -98,25 +100,8 @@ void ws_session::process(std::string_view bytes) {
       handler_->on_frame(std::move(e.data), e.binary);
       break;
     case ws_event::ping:
-      if (closing_)
-        break;
-      // Pongs count against the outbound bound: a peer that pings and
-      // never reads is cut off like any slow reader; one that is merely
-      // behind misses pongs (RFC 6455 5.5.3: answering only the latest
-      // ping is allowed).
-      if (queued_bytes_ + e.data.size() > state_->opts.max_backpressure) {
-        auto now = clock_type::now();
-        if (stalled(now))
-          return cut_off();
-        // Look again when a stall would show, as for data frames.
-        pong_skipped_ = true;
-        state_->stats.frames_dropped.fetch_add(1);
-        if (timer_.expiry() > now + state_->opts.backpressure_stall)
-          arm_timer(state_->opts.backpressure_stall);
-        break;
-      }
-      push_frame(make_frame(std::move(e.data)), ws_opcode::pong,
-                 out_frame::control);
+      if (!closing_ && !close_deferred_)
+        on_ping(std::move(e.data));
       break;
     case ws_event::close:
       close_received_ = true;
@@ -126,31 +111,19 @@ void ws_session::process(std::string_view bytes) {
         break;  // finish once our close frame is out
       }
       // Echo the peer's code (RFC 6455 5.5.1), then end the stream.
-      closing_ = true;
-      reader_.discard_messages();
-      {
-        std::string payload;
-        if (e.code != 0) {
-          payload.push_back(static_cast<char>(e.code >> 8));
-          payload.push_back(static_cast<char>(e.code & 0xFF));
-        }
-        push_frame(make_frame(std::move(payload)), ws_opcode::close,
-                   out_frame::close);
-      }
-      arm_timer(state_->opts.handshake_timeout);
+      defer_close(e.code, true);
       break;
     case ws_event::error:
       if (e.code == static_cast<std::uint16_t>(close_code::too_big))
         log::limited(log_level::warning, "frame too big",
                      "frame over max_frame_size from ", peer_,
                      ", closing with 1009");
-      if (e.code == static_cast<std::uint16_t>(close_code::protocol_error))
-        fatal_ = true;
-      do_close(static_cast<close_code>(e.code), "");
+      fatal_ = true;  // we close TCP once our close frame is out
+      defer_close(e.code, false);
       break;
     }
   }
-  if (closing_ || done_)
+  if (closing_ || close_deferred_ || done_)
     return;
   if (flow_->over()) {
     paused_ = true;
@@ -161,6 +134,68 @@ void ws_session::process(std::string_view bytes) {
       paused_ = false;
     }
   }
+}
+
+void ws_session::on_ping(std::string data) {
+  // Pongs count against the outbound bound: a peer that pings and never
+  // reads is cut off like any slow reader; one that is merely behind
+  // misses pongs (RFC 6455 5.5.3: answering only the latest ping is
+  // allowed).
+  if (queued_bytes_ + data.size() > state_->opts.max_backpressure) {
+    auto now = clock_type::now();
+    if (stalled(now))
+      return cut_off();
+    // Look again when a stall would show, as for data frames.
+    pong_skipped_ = true;
+    state_->stats.frames_dropped.fetch_add(1);
+    if (timer_.expiry() > now + state_->opts.backpressure_stall)
+      arm_timer(state_->opts.backpressure_stall);
+    return;
+  }
+  push_frame(make_frame(std::move(data)), ws_opcode::pong, out_frame::control);
+}
+
+void ws_session::defer_close(std::uint16_t code, bool echo) {
+  if (closing_ || close_deferred_)
+    return;
+  close_deferred_ = true;
+  deferred_echo_ = echo;
+  deferred_code_ = code;
+  reader_.discard_messages();
+  flow_->closing.store(true);
+  // Frames the handler has not consumed yet: the consume that empties
+  // `pending` posts the close (io_worker.cpp). Else it goes now, through
+  // the outbox, behind the sends already made.
+  if (flow_->pending.load() == 0)
+    worker_->push(outbox_item{shared_from_this(), {}, 0, true});
+  arm_timer(state_->opts.close_flush_timeout);
+}
+
+void ws_session::run_deferred_close() {
+  if (!close_deferred_ || done_)
+    return;
+  close_deferred_ = false;
+  if (closing_)
+    return;  // closed meanwhile (by the handler or a shutdown)
+  if (!deferred_echo_)
+    return do_close(static_cast<close_code>(deferred_code_), "");
+  closing_ = true;
+  std::string payload;
+  if (deferred_code_ != 0) {
+    payload.push_back(static_cast<char>(deferred_code_ >> 8));
+    payload.push_back(static_cast<char>(deferred_code_ & 0xFF));
+  }
+  push_frame(make_frame(std::move(payload)), ws_opcode::close,
+             out_frame::close);
+  arm_timer(state_->opts.handshake_timeout);
+  flush();
+}
+
+void ws_session::half_close() {
+  boost::system::error_code ignored;
+  sock_.shutdown(tcp::socket::shutdown_send, ignored);
+  paused_ = false;  // what comes now is read and dropped
+  wait_read();
 }
 
 // -- writing -----------------------------------------------------------------------------
@@ -248,10 +283,15 @@ void ws_session::on_written(std::size_t n) {
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(head_));
     head_ = 0;
   }
-  // After our close frame: end at once if the peer's close came (or the
-  // stream is broken), else wait for it (bounded by the timer).
-  if (close_sent_ && (close_received_ || fatal_))
+  // After our close frame: end at once if the peer's close came; after
+  // an error, end our half and wait for the peer's; else wait for its
+  // close frame (both bounded by the timer).
+  if (close_sent_ && close_received_)
     finish();
+  else if (close_sent_ && fatal_ && !half_closed_) {
+    half_closed_ = true;
+    half_close();
+  }
 }
 
 // -- entry points ---------------------------------------------------------------------

@@ -43,6 +43,10 @@ struct flow_state {
   std::atomic<std::size_t> pending{0};
   std::atomic<std::size_t> pending_bytes{0};
   std::atomic<bool> paused{false};
+  // Set when an inbound close or bad frame waits for the consumer: the
+  // consume that empties `pending` posts the deferred close behind the
+  // consumer's sends (io_worker.cpp).
+  std::atomic<bool> closing{false};
   std::size_t max = 256;
   std::size_t max_bytes = 16 << 20;
 
@@ -139,6 +143,11 @@ public:
     flush();
   }
 
+  /// Runs the close an inbound close frame or a bad frame asked for, once
+  /// the replies to the messages before it are queued (outbox order) or
+  /// close_flush_timeout passed.
+  void run_deferred_close();
+
   void do_resume() {
     if (paused_ && !closing_ && !flow_->over()) {
       paused_ = false;
@@ -219,6 +228,15 @@ private:
 
   void on_readable();
   void process(std::string_view bytes);
+  void on_ping(std::string data);
+  // Everything handed to the handler before an inbound close or bad frame
+  // is answered first: the close waits for the handler to consume those
+  // messages and runs behind its sends (run_deferred_close).
+  void defer_close(std::uint16_t code, bool echo);
+  // After our close frame answered an error: end our half of the stream
+  // and read (discarding) until the peer ends its half, bounded by the
+  // handshake timer (RFC 6455 7.1.1: the server closes TCP first).
+  void half_close();
   void on_written(std::size_t n);
 
   // Ends the connection now: the TCP stream is closed and every pending
@@ -252,6 +270,8 @@ private:
     if (done_)
       return;
     auto now = clock_type::now();
+    if (close_deferred_)
+      return run_deferred_close();  // the handler did not consume in time
     if (closing_) {
       // The close handshake did not finish in time: drop the TCP stream.
       if (timer_.expiry() <= now)
@@ -291,8 +311,12 @@ private:
   bool closing_ = false;       // our close frame is queued or sent
   bool close_sent_ = false;
   bool close_received_ = false;
-  bool fatal_ = false;  // protocol error: no close reply is awaited
-  bool done_ = false;   // the TCP stream is closed
+  bool close_deferred_ = false;  // defer_close: waiting for the handler
+  bool deferred_echo_ = false;   // ... to echo the peer's close
+  std::uint16_t deferred_code_ = 0;
+  bool fatal_ = false;        // error close: we end the TCP stream first
+  bool half_closed_ = false;  // our FIN is sent
+  bool done_ = false;         // the TCP stream is closed
 };
 
 }  // namespace fenix::transport::ws
