@@ -53,7 +53,6 @@ struct server_options {
   // close; a chunk line or the trailers of a chunked body in twice that.
   std::size_t max_http_header = 8 * 1024;
   std::chrono::milliseconds handshake_timeout{10'000};
-<<<<<<< HEAD
   // Shutdown (stop) closes WebSockets in batches, like Phoenix's socket
   // drainer (same defaults), so that clients do not all come back at the
   // same instant: drain_batch_size per drain_interval, and stop() waits at
@@ -61,12 +60,10 @@ struct server_options {
   std::size_t drain_batch_size = 10'000;
   std::chrono::milliseconds drain_interval{2'000};
   std::chrono::milliseconds drain_timeout{30'000};
-=======
   // An inbound close frame or bad frame is answered after the replies to
   // the messages received before it; this long at most, if the handler
   // does not consume those messages (connection::consumed).
   std::chrono::milliseconds close_flush_timeout{1000};
->>>>>>> wt-ws
 };
 
 /// Live counters of the transport (all connections).
