@@ -132,6 +132,8 @@ endpoint::endpoint(caf::actor_system& sys, endpoint_options opts)
   so.max_backpressure = ctx_->opts.max_backpressure;
   so.on_backpressure = ctx_->opts.on_backpressure;
   so.backpressure_stall = ctx_->opts.backpressure_stall;
+  so.compress = ctx_->opts.compress;
+  so.compress_min_size = ctx_->opts.compress_min_size;
   server_ = std::make_unique<transport::server>(so);
   server_->websocket(ctx_->opts.socket_path + "/websocket",
                      [ctx = ctx_](const transport::http_request& req) {
@@ -298,6 +300,8 @@ endpoint_stats endpoint::stats() const {
   s.rate_limit_closes = ctx_->rate_limit_closes.load();
   s.http_refused = t.http_refused;
   s.accept_backoffs = t.accept_backoffs;
+  s.deflates = t.deflates;
+  s.frames_deflated = t.frames_deflated;
   return s;
 }
 

@@ -77,6 +77,10 @@ struct endpoint_options {
   transport::close_code decode_error_close =
     transport::close_code::invalid_payload;  // 1007 (Phoenix/Cowboy: 1011)
   bool log_connects = false;  // one line per accepted/refused connect
+  // permessage-deflate when the client offers it (Phoenix: compress: true);
+  // messages under compress_min_size bytes go uncompressed.
+  bool compress = false;
+  std::size_t compress_min_size = 128;
   // -- long poll --
   bool longpoll = false;  // serve <socket_path>/longpoll (Phoenix: off)
   std::chrono::milliseconds longpoll_window{10'000};  // GET hold time
@@ -168,6 +172,8 @@ struct endpoint_stats {
   std::uint64_t rate_limit_closes = 0;      // connections closed with 1008
   std::uint64_t http_refused = 0;           // 400/413/431 to bad requests
   std::uint64_t accept_backoffs = 0;        // accept paused at the fd limit
+  std::uint64_t deflates = 0;               // compressions (a broadcast: one)
+  std::uint64_t frames_deflated = 0;        // frames sent compressed
 };
 
 class endpoint {

@@ -53,6 +53,11 @@ struct server_options {
   // close; a chunk line or the trailers of a chunked body in twice that.
   std::size_t max_http_header = 8 * 1024;
   std::chrono::milliseconds handshake_timeout{10'000};
+  // permessage-deflate (RFC 7692) when the client offers it; off by
+  // default, as in Phoenix. No context takeover either way: idle
+  // connections hold no compression state.
+  bool compress = false;
+  std::size_t compress_min_size = 128;  // smaller messages go uncompressed
 };
 
 /// Live counters of the transport (all connections).
@@ -68,6 +73,8 @@ struct server_stats {
                                       // frames per write)
   std::uint64_t http_refused = 0;     // 400/413/431 answers to bad requests
   std::uint64_t accept_backoffs = 0;  // accept paused at the fd limit
+  std::uint64_t deflates = 0;         // compressions run (a broadcast: one)
+  std::uint64_t frames_deflated = 0;  // frames sent compressed
 };
 
 using http_handler = std::function<http_response(const http_request&)>;
