@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake ccache libcaf-dev libboost1.81-dev libboost-json1.81-dev
-      catch2 libsqlite3-dev sqlite3 libssl-dev nodejs npm)
+      catch2 libsqlite3-dev sqlite3 libssl-dev zlib1g-dev nodejs npm)
 [ "${FENIX_SKIP_BROWSER:-0}" = 1 ] || pkgs+=(chromium)
 [ "${FENIX_DOCS:-0}" = 1 ] && pkgs+=(doxygen)
 

@@ -184,6 +184,8 @@ endpoint::endpoint(caf::actor_system& sys, endpoint_options opts)
   so.drain_batch_size = ctx_->opts.drain_batch_size;
   so.drain_interval = ctx_->opts.drain_interval;
   so.drain_timeout = ctx_->opts.drain_timeout;
+  so.compress = ctx_->opts.compress;
+  so.compress_min_size = ctx_->opts.compress_min_size;
   server_ = std::make_unique<transport::server>(so);
   if (!ctx_->opts.socket_path.empty())
     server_->websocket(ctx_->opts.socket_path + "/websocket",
@@ -368,6 +370,8 @@ endpoint_stats endpoint::stats() const {
   s.rate_limit_closes = ctx_->rate_limit_closes.load();
   s.http_refused = t.http_refused;
   s.accept_backoffs = t.accept_backoffs;
+  s.deflates = t.deflates;
+  s.frames_deflated = t.frames_deflated;
   return s;
 }
 

@@ -84,6 +84,10 @@ struct endpoint_options {
   std::size_t drain_batch_size = 10'000;
   std::chrono::milliseconds drain_interval{2'000};
   std::chrono::milliseconds drain_timeout{30'000};
+  // permessage-deflate when the client offers it (Phoenix: compress: true);
+  // messages under compress_min_size bytes go uncompressed.
+  bool compress = false;
+  std::size_t compress_min_size = 128;
   // -- long poll --
   bool longpoll = false;  // serve <socket_path>/longpoll (Phoenix: off)
   std::chrono::milliseconds longpoll_window{10'000};  // GET hold time
@@ -205,6 +209,8 @@ struct endpoint_stats {
   std::uint64_t rate_limit_closes = 0;      // connections closed with 1008
   std::uint64_t http_refused = 0;           // 400/413/431 to bad requests
   std::uint64_t accept_backoffs = 0;        // accept paused at the fd limit
+  std::uint64_t deflates = 0;               // compressions (a broadcast: one)
+  std::uint64_t frames_deflated = 0;        // frames sent compressed
 };
 
 class endpoint {

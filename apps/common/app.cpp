@@ -32,6 +32,7 @@ void print_help(const std::string& app, std::uint16_t port) {
     << "  --db PATH          SQLite file (default fenix-" << app
     << ".db; :memory: for none)\n"
     << "  --log-level LEVEL  error|warning|info|debug (default info)\n"
+    << "  --compress         permessage-deflate for clients that offer it\n"
     << "  --static-dir DIR   serve the web page's files from DIR (default: "
        "the\n"
     << "                     copy built into this binary)\n"
@@ -160,7 +161,8 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
     if (auto eq = flag.find('='); eq != std::string::npos && flag[0] == '-') {
       value = flag.substr(eq + 1);
       flag = flag.substr(0, eq);
-    } else if (flag != "--help" && flag != "-h" && flag != "--node-insecure") {
+    } else if (flag != "--help" && flag != "-h" && flag != "--node-insecure"
+               && flag != "--compress") {
       if (i + 1 >= argc)
         return fail("missing value for " + flag);
       value = argv[++i];
@@ -210,6 +212,10 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
       f.node_key = value;
     } else if (flag == "--node-ca") {
       f.node_ca = value;
+    } else if (flag == "--compress") {
+      if (!value.empty() && value != "true" && value != "false")
+        return fail("invalid --compress (true or false): " + value);
+      f.limits.compress = value != "false";
     } else if (flag == "--node-insecure") {
       f.node_insecure = value.empty() || value == "true";
     } else if (flag == "--node-heartbeat") {

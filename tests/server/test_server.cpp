@@ -9,6 +9,7 @@
 //       [--longpoll-window-ms 10000] [--backpressure-stall-ms 1000]
 //       [--io-threads 1] [--event-rate N] [--join-rate N] [--connect-rate N]
 //       [--drain-batch N] [--drain-interval-ms MS]
+//       [--compress true] [--compress-min-size 128] [--max-frame-size N]
 //       (rate limits are off here unless given: this server is also the
 //       benchmark target, which saturates one connection on purpose)
 //       [--node-port N [--join HOST:PORT]...]   (cluster, as the apps:
@@ -191,6 +192,12 @@ int main(int argc, char** argv) {
       opts.drain_interval = std::chrono::milliseconds{std::stol(val)};
     else if (flag == "--connect-rate")
       opts.connect_rate = std::stod(val);
+    else if (flag == "--compress")
+      opts.compress = val == "true" || val == "1";
+    else if (flag == "--compress-min-size")
+      opts.compress_min_size = std::stoul(val);
+    else if (flag == "--max-frame-size")
+      opts.max_frame_size = std::stoul(val);
     else if (flag == "--node-port")
       co.port = static_cast<std::uint16_t>(std::stoi(val));
     else if (flag == "--join")
@@ -237,6 +244,8 @@ int main(int argc, char** argv) {
                    {"presence_entries", s.presence_entries},
                    {"frames_dropped", s.frames_dropped},
                    {"slow_closes", s.slow_closes},
+                   {"deflates", s.deflates},
+                   {"frames_deflated", s.frames_deflated},
                    {"cluster_nodes", node ? node->nodes() : 1}};
     return fenix::transport::http_response::json(200, json::serialize(o));
   });

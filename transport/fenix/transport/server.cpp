@@ -282,12 +282,32 @@ private:
     response += "\r\n";
     if (!res.subprotocol.empty())
       response += "Sec-WebSocket-Protocol: " + res.subprotocol + "\r\n";
+    auto deflate = negotiate_deflate(req);
+    if (deflate)
+      response +=
+        "Sec-WebSocket-Extensions: " + ws::deflate_response(*deflate) + "\r\n";
     response += "\r\n";
     auto leftover = beast::buffers_to_string(buffer_.data());
     stream_.expires_never();
     ws::start_ws_session(stream_.release_socket(), *worker_, state_,
                          std::move(res.handler), std::move(response),
-                         std::move(leftover), std::move(info));
+                         std::move(leftover), std::move(info), deflate);
+  }
+
+  // permessage-deflate, when enabled and offered (every
+  // Sec-WebSocket-Extensions header counts, in order).
+  std::optional<ws::deflate_params>
+  negotiate_deflate(const http::request<http::string_body>& req) const {
+    if (!state_->opts.compress)
+      return std::nullopt;
+    std::string offers;
+    auto [it, end] = req.equal_range(http::field::sec_websocket_extensions);
+    for (; it != end; ++it) {
+      if (!offers.empty())
+        offers += ',';
+      offers.append(it->value().data(), it->value().size());
+    }
+    return ws::negotiate_deflate(offers);
   }
 
   void send(http_response r, bool keep_alive) {
@@ -532,7 +552,8 @@ server_stats server::stats() const {
           s.frames_in.load(),    s.frames_out.load(),
           s.bytes_out.load(),    s.frames_dropped.load(),
           s.slow_closes.load(),  s.writes.load(),
-          s.http_refused.load(), s.accept_backoffs.load()};
+          s.http_refused.load(), s.accept_backoffs.load(),
+          s.deflates.load(),     s.frames_deflated.load()};
 }
 
 }  // namespace fenix::transport

@@ -64,6 +64,11 @@ struct server_options {
   // the messages received before it; this long at most, if the handler
   // does not consume those messages (connection::consumed).
   std::chrono::milliseconds close_flush_timeout{1000};
+  // permessage-deflate (RFC 7692) when the client offers it; off by
+  // default, as in Phoenix. No context takeover either way: idle
+  // connections hold no compression state.
+  bool compress = false;
+  std::size_t compress_min_size = 128;  // smaller messages go uncompressed
 };
 
 /// Live counters of the transport (all connections).
@@ -79,6 +84,8 @@ struct server_stats {
                                       // frames per write)
   std::uint64_t http_refused = 0;     // 400/413/431 answers to bad requests
   std::uint64_t accept_backoffs = 0;  // accept paused at the fd limit
+  std::uint64_t deflates = 0;         // compressions run (a broadcast: one)
+  std::uint64_t frames_deflated = 0;  // frames sent compressed
 };
 
 using http_handler = std::function<http_response(const http_request&)>;

@@ -27,6 +27,22 @@ void append_unmasked(std::string& out, const char* p, std::size_t n,
     dst[i] = static_cast<char>(p[i] ^ static_cast<char>(mask[i & 3]));
 }
 
+// Inflates `n` masked bytes into `out`, unmasking them a block at a time.
+inflate_status inflate_unmasked(inflater& inf, std::string_view in,
+                                const unsigned char mask[4], std::string& out,
+                                std::size_t limit) {
+  char block[4096];  // a multiple of 4: the mask stays aligned
+  for (std::size_t at = 0; at < in.size(); at += sizeof block) {
+    auto n = std::min(sizeof block, in.size() - at);
+    for (std::size_t i = 0; i < n; ++i)
+      block[i] = static_cast<char>(in[at + i] ^ static_cast<char>(mask[i & 3]));
+    auto st = inf.feed({block, n}, out, limit);
+    if (st != inflate_status::ok)
+      return st;
+  }
+  return inflate_status::ok;
+}
+
 }  // namespace
 
 std::size_t write_header(std::uint8_t* out, ws_opcode op,
@@ -93,6 +109,7 @@ std::size_t frame_reader::abandon(std::uint16_t code, bool fin,
   in_message_ = !fin;
   checked_ = 0;
   std::string{}.swap(message_);
+  end_inflate();
   skip_ = length;
   return hsize;
 }
@@ -100,6 +117,7 @@ std::size_t frame_reader::abandon(std::uint16_t code, bool fin,
 void frame_reader::fail(std::uint16_t code, std::vector<ws_event>& out) {
   out.push_back({ws_event::error, false, code, {}});
   done_ = true;
+  end_inflate();
 }
 
 void frame_reader::feed(std::string_view in, std::vector<ws_event>& out) {
@@ -137,6 +155,48 @@ void frame_reader::feed(std::string_view in, std::vector<ws_event>& out) {
     std::string{}.swap(pending_);  // no buffer kept between frames
 }
 
+void frame_reader::start_message(unsigned op, bool compressed, bool fin,
+                                 std::uint64_t length) {
+  message_binary_ = op == static_cast<unsigned>(ws_opcode::binary);
+  if (!compressed) {
+    message_.reserve(static_cast<std::size_t>(length));
+  } else if (fin) {
+    inflater_ = &deflate_->shared_inflater();
+  } else {
+    own_inflater_ = std::make_unique<inflater>();
+    inflater_ = own_inflater_.get();
+  }
+}
+
+void frame_reader::end_inflate() {
+  if (inflater_ && inflater_ != own_inflater_.get())
+    inflater_->reset();  // the shared one, ready for the next message
+  own_inflater_.reset();
+  inflater_ = nullptr;
+}
+
+bool frame_reader::append_payload(std::string_view payload,
+                                  const unsigned char mask[4], bool fin,
+                                  std::vector<ws_event>& out) {
+  if (!inflater_) {
+    append_unmasked(message_, payload.data(), payload.size(), mask);
+    return true;
+  }
+  auto st = inflate_unmasked(*inflater_, payload, mask, message_, max_message_);
+  if (st == inflate_status::ok && fin)
+    st = inflater_->finish(message_, max_message_);
+  if (fin || st != inflate_status::ok)
+    end_inflate();
+  if (st == inflate_status::ok)
+    return true;
+  auto code = st == inflate_status::too_big ? close_code::too_big
+                                            : close_code::invalid_payload;
+  out.push_back({ws_event::error, false, code_of(code), {}});
+  discarding_ = true;
+  std::string{}.swap(message_);
+  return false;
+}
+
 std::size_t frame_reader::step(std::string_view data,
                                std::vector<ws_event>& out) {
   if (data.size() < 2)
@@ -146,9 +206,14 @@ std::size_t frame_reader::step(std::string_view data,
   bool fin = (b0 & 0x80) != 0;
   unsigned op = b0 & 0x0F;
   unsigned len7 = b1 & 0x7F;
-  // Reserved bits need a negotiated extension (fenix offers none); clients
-  // must mask every frame (RFC 6455 5.1).
-  if ((b0 & 0x70) != 0 || !known_opcode(op) || (b1 & 0x80) == 0) {
+  bool control = (op & 0x8) != 0;
+  // Reserved bits need a negotiated extension: RSV1 only on the first frame
+  // of a compressed data message (RFC 7692 6.1); clients must mask every
+  // frame (RFC 6455 5.1).
+  bool rsv1 = (b0 & 0x40) != 0;
+  bool rsv1_ok = deflate_ && !control && op != 0;
+  if ((b0 & 0x30) != 0 || (rsv1 && !rsv1_ok) || !known_opcode(op)
+      || (b1 & 0x80) == 0) {
     fail(code_of(close_code::protocol_error), out);
     return 0;
   }
@@ -171,7 +236,6 @@ std::size_t frame_reader::step(std::string_view data,
   unsigned char mask[4];
   for (int i = 0; i < 4; ++i)
     mask[i] = static_cast<unsigned char>(data[hsize - 4 + i]);
-  bool control = (op & 0x8) != 0;
   if (control && (!fin || length > 125)) {
     fail(code_of(close_code::protocol_error), out);
     return 0;
@@ -193,38 +257,44 @@ std::size_t frame_reader::step(std::string_view data,
       // Decided from the header: the payload is dropped as it arrives.
       return abandon(code_of(close_code::too_big), fin, length, hsize, out);
     }
-    if (!continuation)
+    if (!continuation) {
       message_binary_ = op == static_cast<unsigned>(ws_opcode::binary);
+      if (checked_ == 0)
+        utf8_.reset();  // a new message (not a frame parsed again)
+    }
     bool text = !message_binary_;
-    if (!continuation && checked_ == 0)
-      utf8_.reset();  // a new message (not a frame parsed again)
+    bool compressed = continuation ? inflater_ != nullptr : rsv1;
     if (data.size() - hsize < length) {
-      // Parsed again, whole, when more bytes came; text fails fast.
-      if (text && !check_partial(data.substr(hsize), mask))
+      // Parsed again, whole, when more bytes came; plain text fails fast
+      // (compressed text is checked as it is inflated, frame by frame).
+      if (text && !compressed && !check_partial(data.substr(hsize), mask))
         return abandon(code_of(close_code::invalid_payload), fin, length, hsize,
                        out);
       return 0;
     }
     in_message_ = !fin;
     if (!continuation)
-      message_.reserve(static_cast<std::size_t>(length));
+      start_message(op, rsv1, fin, length);
+    auto consumed = hsize + static_cast<std::size_t>(length);
     auto at = message_.size();
-    append_unmasked(message_, data.data() + hsize,
-                    static_cast<std::size_t>(length), mask);
-    auto from = at + checked_;
+    if (!append_payload(data.substr(hsize, static_cast<std::size_t>(length)),
+                        mask, fin, out)) {
+      checked_ = 0;
+      return consumed;
+    }
+    auto from = at + (compressed ? 0 : checked_);
     checked_ = 0;
     if (text
         && (!utf8_.feed(std::string_view{message_}.substr(from))
-            || (fin && !utf8_.complete()))) {
+            || (fin && !utf8_.complete())))
       return abandon(code_of(close_code::invalid_payload), fin, 0, hsize, out)
              + static_cast<std::size_t>(length);
-    }
     if (fin) {
       std::string m;
       m.swap(message_);
       out.push_back({ws_event::message, message_binary_, 0, std::move(m)});
     }
-    return hsize + static_cast<std::size_t>(length);
+    return consumed;
   }
 
   if (data.size() - hsize < length)

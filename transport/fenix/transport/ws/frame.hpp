@@ -14,11 +14,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "fenix/transport/utf8.hpp"
+#include "fenix/transport/ws/deflate.hpp"
 
 namespace fenix::transport::ws {
 
@@ -60,6 +62,10 @@ struct ws_event {
 /// (1002), UTF-8 of text messages and close reasons (1007: at the first
 /// invalid byte, even inside a fragment or a frame still arriving) and the message
 /// size limit (1009, checked from the header before the payload arrives).
+/// With permessage-deflate enabled, RSV1 marks the first frame of a
+/// compressed message (anywhere else: 1002); its payload is inflated as
+/// it arrives, never past the size limit (1009), and a broken stream
+/// closes with 1007. The limit and UTF-8 apply to the inflated message.
 /// After a 1007 or 1009 error, or once discard_messages() was called, the
 /// rest of the stream is still parsed, so that the peer's close frame is
 /// seen, but data is dropped unbuffered. After a 1002 error or a close
@@ -72,7 +78,16 @@ public:
   void feed(std::string_view in, std::vector<ws_event>& out);
 
   /// From now on data frames are skipped (the server is closing).
-  void discard_messages() { discarding_ = true; }
+  void discard_messages() {
+    discarding_ = true;
+    end_inflate();
+  }
+
+  /// Accepts compressed messages (permessage-deflate was negotiated). An
+  /// unfragmented one is inflated by `ws`'s shared inflater (a frame is
+  /// parsed whole, so no other connection can come between); a
+  /// fragmented one by an inflater of its own, freed at its end.
+  void enable_deflate(deflate_workspace& ws) { deflate_ = &ws; }
 
   /// Bytes held for an incomplete frame or message (memory per connection).
   std::size_t buffered() const { return pending_.size() + message_.size(); }
@@ -88,6 +103,13 @@ private:
   // Drops the rest of a message that broke a rule (1007, 1009).
   std::size_t abandon(std::uint16_t code, bool fin, std::uint64_t length,
                       std::size_t hsize, std::vector<ws_event>& out);
+  void start_message(unsigned op, bool compressed, bool fin,
+                     std::uint64_t length);
+  // Appends a data frame's payload (inflating it when compressed); false
+  // after reporting an error.
+  bool append_payload(std::string_view payload, const unsigned char mask[4],
+                      bool fin, std::vector<ws_event>& out);
+  void end_inflate();
 
   std::size_t max_message_;
   std::string pending_;      // an incomplete frame, across feeds
@@ -99,6 +121,9 @@ private:
   bool message_binary_ = false;
   bool discarding_ = false;
   bool done_ = false;
+  deflate_workspace* deflate_ = nullptr;    // null: RSV1 is a protocol error
+  std::unique_ptr<inflater> own_inflater_;  // a fragmented message's
+  inflater* inflater_ = nullptr;  // the current message's, if compressed
 };
 
 }  // namespace fenix::transport::ws

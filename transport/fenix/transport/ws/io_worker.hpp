@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -18,6 +19,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "fenix/transport/server.hpp"
+#include "fenix/transport/ws/deflate.hpp"
 
 namespace fenix::transport::ws {
 
@@ -35,6 +37,8 @@ struct atomic_stats {
   std::atomic<std::uint64_t> writes{0};  // sendmsg calls that wrote frames
   std::atomic<std::uint64_t> http_refused{0};     // 400/413/431 answers
   std::atomic<std::uint64_t> accept_backoffs{0};  // EMFILE/ENFILE pauses
+  std::atomic<std::uint64_t> deflates{0};         // compressions run
+  std::atomic<std::uint64_t> frames_deflated{0};  // frames sent compressed
 };
 
 class ws_session;
@@ -50,6 +54,7 @@ struct outbox_item {
 struct io_worker {
   net::io_context ioc{1};
   std::vector<char> read_buffer = std::vector<char>(64 * 1024);
+  deflate_workspace deflate;  // shared by its connections (deflate.hpp)
 
   /// Appends items (any thread). The first batch after a drain posts one
   /// drain; later ones ride along with it.
@@ -92,7 +97,8 @@ void start_ws_session(tcp::socket sock, io_worker& w,
                       std::shared_ptr<shared_state> st,
                       std::shared_ptr<socket_handler> handler,
                       std::string response, std::string leftover,
-                      http_request info);
+                      http_request info,
+                      std::optional<deflate_params> deflate = std::nullopt);
 
 /// Closes a session with `code` on its own thread. Call with st.mtx held
 /// (the session is then still alive, or expiring and ignored).

@@ -300,9 +300,10 @@ void start_ws_session(tcp::socket sock, io_worker& w,
                       std::shared_ptr<shared_state> st,
                       std::shared_ptr<socket_handler> handler,
                       std::string response, std::string leftover,
-                      http_request info) {
+                      http_request info,
+                      std::optional<deflate_params> deflate) {
   std::make_shared<ws_session>(std::move(sock), w, std::move(st),
-                               std::move(handler))
+                               std::move(handler), deflate)
     ->start(std::move(response), std::move(leftover), std::move(info));
 }
 

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,13 +76,18 @@ connection_ptr make_ws_connection(std::weak_ptr<ws_session> s, io_worker& w,
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
   ws_session(tcp::socket&& sock, io_worker& w, std::shared_ptr<shared_state> st,
-             std::shared_ptr<socket_handler> handler)
+             std::shared_ptr<socket_handler> handler,
+             std::optional<deflate_params> deflate = std::nullopt)
     : sock_(std::move(sock)),
       worker_(&w),
       timer_(w.ioc),
       state_(std::move(st)),
       handler_(std::move(handler)),
-      reader_(state_->opts.max_frame_size) {}
+      reader_(state_->opts.max_frame_size),
+      deflate_(deflate) {
+    if (deflate_)
+      reader_.enable_deflate(w.deflate);
+  }
 
   ~ws_session() {
     {
@@ -103,6 +109,7 @@ public:
   void enqueue(frame f) {
     if (closing_ || !opened_)
       return;
+    bool compressed = deflate_ && deflate(f);
     auto& o = state_->opts;
     auto now = clock_type::now();
     if (queue_empty())
@@ -121,6 +128,8 @@ public:
     }
     auto op = f.binary ? ws_opcode::binary : ws_opcode::text;
     push_frame(std::move(f), op, out_frame::data);
+    if (compressed)
+      queue_.back().header[0] |= 0x40;  // RSV1: permessage-deflate
   }
 
   /// Writes what is queued, as far as the socket takes it.
@@ -161,6 +170,18 @@ public:
 
 private:
   bool queue_empty() const { return head_ == queue_.size(); }
+
+  // Compresses `f` in place when worth it (permessage-deflate).
+  bool deflate(frame& f) {
+    auto r = deflate_frame(f, *deflate_, state_->opts.compress_min_size,
+                           worker_->deflate);
+    if (r == deflate_result::deflated || r == deflate_result::not_smaller)
+      state_->stats.deflates.fetch_add(1, std::memory_order_relaxed);
+    if (r == deflate_result::plain || r == deflate_result::not_smaller)
+      return false;
+    state_->stats.frames_deflated.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
 
   void push_frame(frame f, ws_opcode op, out_frame::kind_t kind) {
     out_frame o;
@@ -317,6 +338,7 @@ private:
   bool fatal_ = false;        // error close: we end the TCP stream first
   bool half_closed_ = false;  // our FIN is sent
   bool done_ = false;         // the TCP stream is closed
+  std::optional<deflate_params> deflate_;  // permessage-deflate negotiated
 };
 
 }  // namespace fenix::transport::ws
