@@ -53,13 +53,18 @@ void joined(fenix::channel* self, const std::shared_ptr<member>& me,
     self->push("votes_revealed", payload{std::move(rev)});
 }
 
-void enter(fenix::channel* self, const std::shared_ptr<member>& me) {
-  self->request(me->room, caf::infinite, enter_atom::value, me->user)
-    .then([=](fenix::payload& r) { joined(self, me, r.json().as_object()); },
-          [=](caf::error&) {
-            self->finish_join(
-              fenix::join_result::error(error("room unavailable")));
-          });
+// The registry hands the enter to the room, which answers with itself.
+void enter(fenix::channel* self, const caf::actor& registry,
+           const std::shared_ptr<member>& me, const std::string& room) {
+  self->request(registry, caf::infinite, enter_atom::value, room, me->user)
+    .then(
+      [=](caf::actor& a, fenix::payload& r) {
+        me->room = std::move(a);
+        joined(self, me, r.json().as_object());
+      },
+      [=](caf::error&) {
+        self->finish_join(fenix::join_result::error(error("room unavailable")));
+      });
 }
 
 // A valid event in the room's terms, or the error to reply.
@@ -124,16 +129,7 @@ caf::behavior pointing_channel(fenix::channel* self, caf::actor registry) {
         return fenix::join_result::error(error("invalid room"));
       me->user = json::value_to<std::string>(self->assigns()["user"]);
       me->online_at = now_ms();
-      self->request(registry, caf::infinite, get_atom::value, room)
-        .then(
-          [=](caf::actor& a) {
-            me->room = std::move(a);
-            enter(self, me);
-          },
-          [=](caf::error&) {
-            self->finish_join(
-              fenix::join_result::error(error("room unavailable")));
-          });
+      enter(self, registry, me, room);
       return fenix::join_result::deferred();
     },
     [=](fenix::in_atom, const std::string& event,

@@ -12,6 +12,7 @@ namespace fenix::apps::pointing {
 namespace {
 
 using save_atom = caf::atom_constant<caf::atom("save")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
 
 constexpr const char* voting = "voting";
 constexpr const char* voted = "voted";
@@ -32,7 +33,8 @@ struct room_state {
   caf::actor registry;
   std::unordered_map<caf::actor_addr, member> members;  // by channel
   std::map<std::string, int> present;                   // user -> channels
-  bool frozen = false;  // shutting down: members leaving change nothing
+  std::uint64_t entered = 0;  // enters handled (the registry counts too)
+  bool frozen = false;        // shutting down: members leaving change nothing
   static inline const char* name = "fenix.pointing.room";
 };
 
@@ -91,6 +93,7 @@ json::object enter(room_actor* self, const std::string& user) {
     st.members.emplace(ch.address(), member{user, ch});
     ++st.present[user];
   }
+  ++st.entered;
   json::value t = nullptr;
   if (st.rec.current)
     t = json::object{{"title", st.rec.current->title},
@@ -120,6 +123,8 @@ void leave(room_actor* self, const caf::actor_addr& who) {
   if (st.rec.votes.erase(user) > 0)
     persist(self);
   maybe_reveal(self);
+  if (st.members.empty())  // its state is stored: it may go
+    self->send(st.registry, idle_atom::value, st.rec.name, st.entered);
 }
 
 void set_ticket(room_actor* self, const std::string& user, std::string title,
@@ -190,8 +195,9 @@ caf::behavior room_fn(room_actor* self, caf::actor registry, room_record rec) {
   self->state.rec = std::move(rec);
   self->set_down_handler([self](caf::down_msg& dm) { leave(self, dm.source); });
   return {
-    [=](enter_atom, const std::string& user) -> payload {
-      return payload{enter(self, user)};
+    [=](enter_atom, const std::string& user) {
+      auto r = payload{enter(self, user)};
+      return caf::make_message(caf::actor_cast<caf::actor>(self), std::move(r));
     },
     [=](command_atom, const std::string& event, const payload& p) {
       command(self, event, p);
@@ -202,9 +208,14 @@ caf::behavior room_fn(room_actor* self, caf::actor registry, room_record rec) {
 
 // -- registry -------------------------------------------------------------------
 
+struct live_room {
+  caf::actor actor;
+  std::uint64_t forwarded = 0;  // enters sent to it
+};
+
 struct registry_state {
   std::unique_ptr<room_store> db;
-  std::map<std::string, caf::actor> rooms;
+  std::map<std::string, live_room> rooms;
   bool frozen = false;
   static inline const char* name = "fenix.pointing.registry";
 };
@@ -230,23 +241,34 @@ caf::behavior registry_fn(registry_actor* self, std::string path) {
   self->set_exit_handler([self](caf::exit_msg& em) {
     auto& rooms = self->state.rooms;
     for (auto i = rooms.begin(); i != rooms.end(); ++i)
-      if (i->second.address() == em.source) {
+      if (i->second.actor.address() == em.source) {
         rooms.erase(i);
         return;
       }
-    self->quit(em.reason);
+    if (em.reason)  // not an idle room that went
+      self->quit(em.reason);
   });
   return {
-    [=](get_atom, const std::string& name) -> caf::actor {
+    [=](enter_atom, const std::string& name, const std::string& user) {
       auto& st = self->state;
-      auto& a = st.rooms[name];
-      if (!a) {
-        a =
+      auto& r = st.rooms[name];
+      if (!r.actor) {
+        r.actor =
           self->spawn<caf::linked>(room_fn, caf::actor{self}, load(self, name));
         if (st.frozen)
-          self->send(a, freeze_atom::value);
+          self->send(r.actor, freeze_atom::value);
       }
-      return a;
+      ++r.forwarded;
+      return self->delegate(r.actor, enter_atom::value, user);
+    },
+    // A room with no members goes, unless an enter is on its way to it
+    // (every enter passes here, so the counts tell).
+    [=](idle_atom, const std::string& name, std::uint64_t entered) {
+      auto i = self->state.rooms.find(name);
+      if (i == self->state.rooms.end() || i->second.forwarded != entered)
+        return;
+      self->send_exit(i->second.actor, caf::exit_reason::normal);
+      self->state.rooms.erase(i);
     },
     [=](save_atom, const room_record& r) {
       try {
@@ -259,7 +281,7 @@ caf::behavior registry_fn(registry_actor* self, std::string path) {
     [=](freeze_atom) {
       self->state.frozen = true;
       for (auto& [name, room] : self->state.rooms)
-        self->send(room, freeze_atom::value);
+        self->send(room.actor, freeze_atom::value);
       return true;
     },
     [=](sync_atom) { return true; },

@@ -2,16 +2,17 @@
 /// actor per room owns its ticket, votes and reveal, and its members (the
 /// channels that joined, monitored, so a channel that dies stops
 /// counting); a detached registry actor finds or spawns rooms and owns the
-/// SQLite store every room change is written to.
+/// SQLite store every room change is written to. A room whose last member
+/// left goes away (its state is stored; the next enter reloads it), so
+/// room names nobody uses any more cost no memory.
 ///
 ///   auto reg = spawn_room_registry(sys, "fenix-pointing.db");
-///   self->request(reg, caf::infinite, get_atom::value, "lobby")
-///     .then([](caf::actor room) { ... });
-///   // room: (enter_atom, user) -> payload
-///   //         {"reply": join reply, "state": "voting"|"voted",
-///   //          "revealed": votes_revealed payload | null}
-///   //         (the sender, a channel, becomes a member)
-///   //       (command_atom, event, payload) -> fenix::reply
+///   self->request(reg, caf::infinite, enter_atom::value, "lobby", "alice")
+///     .then([](caf::actor room, fenix::payload r) { ... });
+///   // r: {"reply": join reply, "state": "voting"|"voted",
+///   //     "revealed": votes_revealed payload | null}; the sender (a
+///   //     channel) is now a member of `room`, which handles
+///   //     (command_atom, event, payload) -> fenix::reply
 ///   // members receive (state_atom, "voting"|"voted") for their presence
 ///   // meta and (push_atom, event, payload) to push to their client.
 ///
@@ -31,7 +32,6 @@
 
 namespace fenix::apps::pointing {
 
-using get_atom = caf::atom_constant<caf::atom("get")>;
 using enter_atom = caf::atom_constant<caf::atom("enter")>;
 using command_atom = caf::atom_constant<caf::atom("command")>;
 using state_atom = caf::atom_constant<caf::atom("pstate")>;

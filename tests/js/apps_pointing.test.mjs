@@ -410,3 +410,26 @@ test("pointing: a restarted server with the same db keeps ticket, votes " +
       `second run exit; stderr: ${srv.stderr}`)
   }
 })
+
+test("pointing: a room emptied and re-entered at once keeps one state " +
+  "(the idle room goes only when no join is on its way)", async () => {
+  const T = freshRoom()
+  const a = await member("alice", T)
+  await ok(a, "set_ticket", {title: "Churn"})
+  await ok(a, "vote", {points: 1})
+  const {socket: s} = await connectUser(app, "bob")
+  for (let i = 0; i < 15; i++) {
+    // bob joins while alice's previous channel is still leaving.
+    const leaving = pushAndWait(a.chan.leave())
+    a.chan = s.channel(T)
+    const r = await joinChannel(a.chan)
+    assert.equal(r.status, "ok", JSON.stringify(r))
+    assert.equal(r.response.ticket?.title, "Churn", JSON.stringify(r))
+    await leaving
+    a.user = "bob"
+  }
+  await ok(a, "vote", {points: 2})
+  const c = await member("carol", T)
+  assert.deepEqual(c.reply, {ticket: {title: "Churn", by: "alice"},
+    voted: ["bob"]})
+})
