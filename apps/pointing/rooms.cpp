@@ -203,6 +203,7 @@ caf::behavior room_fn(room_actor* self, caf::actor registry, room_record rec) {
       command(self, event, p);
     },
     [=](freeze_atom) { self->state.frozen = true; },
+    [=](idle_atom) { self->quit(); },  // the registry forgot us
   };
 }
 
@@ -267,7 +268,7 @@ caf::behavior registry_fn(registry_actor* self, std::string path) {
       auto i = self->state.rooms.find(name);
       if (i == self->state.rooms.end() || i->second.forwarded != entered)
         return;
-      self->send_exit(i->second.actor, caf::exit_reason::normal);
+      self->send(i->second.actor, idle_atom::value);  // it quits
       self->state.rooms.erase(i);
     },
     [=](save_atom, const room_record& r) {

@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <string>
 
+#include <caf/all.hpp>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
@@ -95,4 +97,43 @@ TEST_CASE("pointing: room_store saves and loads whole rooms",
   CHECK(again.load("other").votes.empty());
   for (auto suffix : {"", "-wal", "-shm"})
     std::remove((path + suffix).c_str());
+}
+
+TEST_CASE("pointing: a room goes when its last member does, and comes back "
+          "with its state",
+          "[apps][pointing]") {
+  using namespace std::chrono_literals;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto reg = spawn_room_registry(sys, ":memory:");
+  caf::scoped_actor self{sys};
+  // A stand-in channel: enters the room, sets a ticket, tells us the room.
+  caf::actor me = self;
+  auto member = sys.spawn([=](caf::event_based_actor* m) -> caf::behavior {
+    m->request(reg, 5s, enter_atom::value, "lobby", "alice")
+      .then([=](caf::actor& a, fenix::payload&) {
+        m->request(a, 5s, command_atom::value, "set_ticket",
+                   fenix::payload{json::object{{"title", "T"}}})
+          .then([=](const fenix::reply&) { m->send(me, a); });
+      });
+    return {[](push_atom, const std::string&, const fenix::payload&) {}};
+  });
+  caf::actor first;
+  self->receive([&](caf::actor& a) { first = a; }, caf::after(5s) >> [] {});
+  REQUIRE(first);
+  self->monitor(first);
+  self->send_exit(member, caf::exit_reason::kill);
+  bool gone = false;
+  self->receive([&](caf::down_msg& dm) { gone = dm.source == first; },
+                caf::after(5s) >> [] {});
+  CHECK(gone);
+  // The next enter gets a new room with the stored ticket.
+  self->request(reg, 5s, enter_atom::value, "lobby", "bob")
+    .receive(
+      [&](caf::actor& a, fenix::payload& r) {
+        CHECK(a != first);
+        CHECK(r.object().at("reply").at("ticket").at("title") == "T");
+      },
+      [](caf::error& e) { FAIL(caf::to_string(e)); });
+  self->send_exit(reg, caf::exit_reason::user_shutdown);
 }
