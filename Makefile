@@ -1,6 +1,6 @@
 # fenix: the two commands a new user needs.
 #   make run            install what is missing, build, start the chat app
-#   make run APP=timer  the timer app instead
+#   make run APP=timer  the timer app instead (APP=pointing: the pointing party)
 #   make test           install, build and run every test
 #   make test-sanitize  the same tests under ASan + UBSan (build-asan/)
 #   make bench          the benchmark suite (writes BENCHMARKS.md sections)

@@ -1,4 +1,4 @@
-/// What both bundled apps share (docs/apps.md "Common to both apps"):
+/// What the bundled apps share (docs/apps.md "Common to all apps"):
 /// flags, the JWT session route, the connect callback that verifies the
 /// token, /metrics, and the static web page with the official client.
 ///
@@ -33,7 +33,7 @@ namespace fenix::apps {
 struct app_flags {
   bool run = true;  // false: exit with exit_code (help or bad flag)
   int exit_code = 0;
-  std::string app;  // "chat" or "timer"
+  std::string app;  // "chat", "timer" or "pointing"
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   std::string secret;  // --secret, else FENIX_SECRET, else random

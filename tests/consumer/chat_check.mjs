@@ -1,11 +1,12 @@
-// fenix-chat started from an empty directory serves its embedded page, the
-// official client and a working socket (joined with that very client).
-//   node chat_check.mjs http://127.0.0.1:PORT path/to/tests/js/node_modules
+// fenix-chat (or fenix-pointing) started from an empty directory serves its
+// embedded page, the official client and a working socket (joined with that
+// very client).
+//   node chat_check.mjs http://127.0.0.1:PORT path/to/tests/js/node_modules [chat|pointing]
 import assert from "node:assert/strict"
 import path from "node:path"
 import {pathToFileURL} from "node:url"
 
-const [base, modules] = process.argv.slice(2)
+const [base, modules, app = "chat"] = process.argv.slice(2)
 const mod = p => import(pathToFileURL(path.join(modules, p)).href)
 
 const page = await fetch(`${base}/`)
@@ -40,10 +41,12 @@ const joined = await new Promise((resolve, reject) => {
 })
 assert.ok(joined)
 const reply = await new Promise((resolve, reject) => {
-  chan.push("new_msg", {body: "hello"}).receive("ok", resolve)
+  const [event, payload] = app === "pointing"
+    ? ["set_ticket", {title: "hello"}] : ["new_msg", {body: "hello"}]
+  chan.push(event, payload).receive("ok", resolve)
     .receive("error", reject).receive("timeout", () => reject(new Error("push timeout")))
 })
 assert.ok(reply)
 socket.disconnect()
-console.log("fenix-chat: page, phoenix.mjs and socket ok")
+console.log(`fenix-${app}: page, phoenix.mjs and socket ok`)
 process.exit(0)

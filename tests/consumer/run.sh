@@ -8,6 +8,7 @@
 #   run.sh fetchcontent  the consumer with FetchContent_Declare(SOURCE_DIR)
 #   run.sh new           scripts/fenix-new, built against the prefix, tested
 #   run.sh chat          fenix-chat copied alone into an empty dir and run
+#   run.sh pointing      the same for fenix-pointing
 # Consumer builds reuse ccache and the build's exact compiler flags, so the
 # fenix sources they compile again are cache hits.
 set -euo pipefail
@@ -116,12 +117,13 @@ new)
   (cd "$dir/demo/build" && ctest --output-on-failure)
   "$dir/demo/build/demo" --help | grep -q -- --static-dir
   ;;
-chat)
-  dir=$(mktemp -d "$pkg/chat.XXXXXX")
+chat|pointing)
+  bin=fenix-$mode
+  dir=$(mktemp -d "$pkg/$mode.XXXXXX")
   trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
-  cp "$build/bin/fenix-chat" "$dir/"
-  step "fenix-chat alone in $dir"
-  (cd "$dir" && exec ./fenix-chat --port 0 --db :memory: --secret s \
+  cp "$build/bin/$bin" "$dir/"
+  step "$bin alone in $dir"
+  (cd "$dir" && exec "./$bin" --port 0 --db :memory: --secret s \
      >"$dir/out.log" 2>"$dir/err.log") &
   pid=$!
   port=""
@@ -132,9 +134,9 @@ chat)
   done
   [ -n "$port" ] || { cat "$dir/out.log" "$dir/err.log"; exit 1; }
   # from an empty directory: no static files next to the binary
-  [ "$(ls "$dir")" = "$(printf 'err.log\nfenix-chat\nout.log')" ]
+  [ "$(ls "$dir")" = "$(printf 'err.log\n%s\nout.log' "$bin")" ]
   node "$src/tests/consumer/chat_check.mjs" "http://127.0.0.1:$port" \
-    "$src/tests/js/node_modules"
+    "$src/tests/js/node_modules" "$mode"
   ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac

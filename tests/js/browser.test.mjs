@@ -1,6 +1,7 @@
 // The apps' web pages in headless Debian chromium (driven by
 // playwright-core): the chat page with two users, and the timer page with
-// two devices of one user. Screenshots go to docs/screenshots/.
+// two devices of one user, the pointing page with three users. Screenshots
+// go to docs/screenshots/.
 
 import {test, before, after} from "node:test"
 import assert from "node:assert/strict"
@@ -145,5 +146,100 @@ test("browser: a timer started on one page counts down and completes on " +
     const exit = await app.stop()
     assert.deepEqual(exit, {code: 0, signal: null},
       `fenix-timer exit; stderr: ${app.stderr}`)
+  }
+})
+
+/// Members listed in the pointing page as {user: state}.
+const members = page => page.$$eval("#members li", lis =>
+  Object.fromEntries(lis.map(li => [li.dataset.user, li.dataset.state])))
+
+async function waitMembers(page, want, ms = 5000) {
+  try {
+    await page.waitForFunction(w => JSON.stringify(Object.fromEntries(
+      [...document.querySelectorAll("#members li")]
+        .map(li => [li.dataset.user, li.dataset.state]))) === w,
+    JSON.stringify(want), {timeout: ms})
+  } catch (e) {
+    throw new Error(`members: want ${JSON.stringify(want)}, got ` +
+      JSON.stringify(await members(page)))
+  }
+}
+
+/// The revealed votes the pointing page shows, {user: points}.
+const shownVotes = page => page.$$eval("#votes li", lis =>
+  Object.fromEntries(lis.map(li => [li.dataset.user, Number(li.dataset.points)])))
+
+test("browser: three users point a ticket: pick a room, vote, auto-reveal, " +
+  "a leaver's vote is dropped", {skip, timeout: 60_000}, async () => {
+  const app = await startApp("pointing")
+  const pages = {}
+  try {
+    for (const user of ["alice", "bob", "carol"]) {
+      const p = await openPage(app.httpUrl)
+      pages[user] = p
+      await login(p, user)
+      await p.fill("#room", "sprint-1")
+      await p.click("#join")
+      await p.waitForFunction(() =>
+        document.querySelector("#current-room").textContent === "in sprint-1")
+    }
+    const {alice, bob, carol} = pages
+    await waitMembers(alice, {alice: "voting", bob: "voting", carol: "voting"})
+
+    await alice.fill("#title", "Login page")
+    await alice.click("#set-ticket")
+    for (const p of [alice, bob, carol])
+      await p.waitForFunction(() =>
+        document.querySelector("#ticket").dataset.title === "Login page")
+    assert.equal(await bob.textContent("#ticket"),
+      "Login page (set by alice)")
+
+    await alice.click('#cards button[data-points="3"]')
+    await bob.click('#cards button[data-points="8"]')
+    await waitMembers(carol, {alice: "voted", bob: "voted", carol: "voting"})
+    assert.equal(await carol.isHidden("#results"), true, "votes are private")
+    await alice.waitForSelector('#cards button[data-points="3"]' +
+      '[aria-pressed="true"]')
+    await carol.evaluate(() => window.scrollTo(0, 0))
+    await carol.screenshot({path: path.join(SHOTS, "pointing.png")})
+
+    await carol.click('#cards button[data-points="5"]')
+    for (const p of [alice, bob, carol]) {
+      await p.waitForSelector("#results", {state: "visible"})
+      assert.deepEqual(await shownVotes(p), {alice: 3, bob: 8, carol: 5})
+      assert.equal(await p.textContent("#summary"),
+        "min 3, max 8, average 5.33")
+    }
+
+    // A new ticket: everyone votes again; bob and carol vote, alice
+    // leaves (closes her page): the reveal happens then, without her.
+    await bob.fill("#title", "Search")
+    await bob.click("#set-ticket")
+    await waitMembers(carol, {alice: "voting", bob: "voting", carol: "voting"})
+    await carol.waitForSelector("#results", {state: "hidden"})
+    await bob.click('#cards button[data-points="2"]')
+    await carol.click('#cards button[data-points="2"]')
+    await waitMembers(bob, {alice: "voting", bob: "voted", carol: "voted"})
+    assert.equal(await bob.isHidden("#results"), true)
+    const ctx = alice.context()
+    await alice.close()
+    await ctx.close()
+    delete pages.alice
+    await waitMembers(bob, {bob: "voted", carol: "voted"})
+    for (const p of [bob, carol]) {
+      await p.waitForSelector("#results", {state: "visible"})
+      assert.deepEqual(await shownVotes(p), {bob: 2, carol: 2})
+      assert.equal(await p.textContent("#summary"), "Consensus: 2")
+    }
+    for (const p of [bob, carol])
+      assert.deepEqual(p.errors, [], "no errors on the pages")
+  } finally {
+    for (const p of Object.values(pages)) {
+      await p.close()
+      await p.context().close()
+    }
+    const exit = await app.stop()
+    assert.deepEqual(exit, {code: 0, signal: null},
+      `fenix-pointing exit; stderr: ${app.stderr}`)
   }
 })
