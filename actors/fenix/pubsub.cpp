@@ -236,7 +236,7 @@ payload stream_reply(const stream_join& j, const detail::stream* s,
     o["recovered"] = recovered;
   if (req.position) {
     o["epoch"] = pos.epoch;
-    o["offset"] = pos.offset;
+    o["offset"] = static_cast<std::int64_t>(pos.offset);
   }
   return p;
 }

@@ -57,7 +57,7 @@ boost::json::object to_json(const chat_message& msg) {
                              {"user", msg.user},
                              {"body", msg.body},
                              {"at", msg.at_ms},
-                             {"offset", msg.offset}};
+                             {"offset", static_cast<std::int64_t>(msg.offset)}};
 }
 
 // -- id_generator -------------------------------------------------------------

@@ -52,7 +52,8 @@ broadcast_ptr stream::record(const broadcast_ptr& b,
   auto& key = opts_->offset_key;
   if (!key.empty() && !copy->payload.is_binary()
       && copy->payload.json().is_object())
-    copy->payload.json().as_object()[key] = copy->offset;
+    copy->payload.json().as_object()[key] =
+      static_cast<std::int64_t>(copy->offset);
   broadcast_ptr out = std::move(copy);
   last_active_ = now;
   if (opts_->max_messages > 0)
