@@ -158,26 +158,60 @@ void channel::complete_join(const join_result& r) {
   // The PubSub shard subscribes us and writes the reply itself: the reply
   // precedes every broadcast, and no broadcast after the join is missed.
   // Pushes wait (pending_) until the shard has done so.
-  auto reply = ser.encode_reply(join_ref, join_msg_ref_, topic(),
-                                reply_status::ok, r.response());
   fenix::subscriber me{caf::actor_cast<caf::actor>(this), init_->conn,
                        init_->ser, intercepts_};
-  request(init_->ctx->ps->shard(topic()), caf::infinite, subscribe_atom::value,
-          topic(), std::move(me), std::move(reply))
-    .then(
-      [this, rp](bool) mutable {
-        joined_ = true;
-        for (auto& f : pending_)
-          write(std::move(f));
-        pending_.clear();
-        pending_.shrink_to_fit();
-        rp.deliver(true);
-      },
-      [this, rp](caf::error& err) mutable {
-        log::limited(log_level::error, "channel subscribe", "channel ", topic(),
-                     " could not subscribe: ", caf::to_string(err));
-        rp.deliver(std::move(err));
-      });
+  auto& ps = *init_->ctx->ps;
+  auto joined = [this, rp](bool) mutable {
+    joined_ = true;
+    for (auto& f : pending_)
+      write(std::move(f));
+    pending_.clear();
+    pending_.shrink_to_fit();
+    rp.deliver(true);
+  };
+  auto failed = [this, rp](caf::error& err) mutable {
+    log::limited(log_level::error, "channel subscribe", "channel ", topic(),
+                 " could not subscribe: ", caf::to_string(err));
+    rp.deliver(std::move(err));
+  };
+  if (r.stream() && ps.has_history(topic())) {
+    // The shard completes the reply with the stream's position and
+    // replays what a recovering client missed (pubsub.hpp).
+    stream_join_ptr j = std::make_shared<const stream_join>(
+      stream_join{join_ref, join_msg_ref_, r.response(), r.stream()});
+    request(ps.shard(topic()), caf::infinite, subscribe_atom::value, topic(),
+            std::move(me), std::move(j))
+      .then(std::move(joined), std::move(failed));
+    return;
+  }
+  request(ps.shard(topic()), caf::infinite, subscribe_atom::value, topic(),
+          std::move(me),
+          ser.encode_reply(join_ref, join_msg_ref_, topic(), reply_status::ok,
+                           r.response()))
+    .then(std::move(joined), std::move(failed));
+}
+
+std::optional<stream_position> recover_param(const payload& params) {
+  if (params.is_binary() || !params.json().is_object())
+    return std::nullopt;
+  auto* rec = params.object().if_contains("recover");
+  if (!rec)
+    return std::nullopt;
+  stream_position since;  // an empty epoch never matches: not recovered
+  auto* o = rec->if_object();
+  auto* epoch = o ? o->if_contains("epoch") : nullptr;
+  auto* offset = o ? o->if_contains("offset") : nullptr;
+  if (!epoch || !epoch->is_string() || epoch->get_string().size() > 64
+      || !offset)
+    return since;
+  if (offset->is_int64() && offset->get_int64() >= 0)
+    since.offset = static_cast<std::uint64_t>(offset->get_int64());
+  else if (offset->is_uint64())
+    since.offset = offset->get_uint64();
+  else
+    return since;
+  since.epoch = std::string{epoch->get_string()};
+  return since;
 }
 
 void channel::handle_in(const std::string& event, const payload& p,

@@ -35,6 +35,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,15 @@ class channel;
 namespace detail {
 struct endpoint_context;
 }  // namespace detail
+
+/// The position a join asks to recover from: params
+/// `{"recover": {"epoch": E, "offset": N}}` (N an integer >= 0, E a string
+/// of at most 64 chars). nullopt without "recover"; a malformed one gives a
+/// position with an empty epoch (never servable: recovered false).
+///
+///   if (auto since = fenix::recover_param(params))
+///     return fenix::join_result::ok(full).recover(*since, {{"messages", {}}});
+std::optional<stream_position> recover_param(const payload& params);
 
 /// What users register: a function building the channel's behavior.
 using channel_fn = std::function<caf::behavior(channel*)>;

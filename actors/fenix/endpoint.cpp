@@ -254,7 +254,10 @@ socket::authorize(const std::shared_ptr<detail::endpoint_context>& ctx,
     return refuse(res.status(), "connect callback");
   if (opts.log_connects)
     log::info("connected ", req.peer_address, " vsn ", vsn);
-  return socket::socket_init{ctx, ser, res.assigns(), res.id()};
+  return socket::socket_init{
+    ctx,           ser,
+    res.assigns(), res.id(),
+    res.expiry(),  std::make_shared<const connect_info>(std::move(info))};
 }
 
 transport::upgrade_result
@@ -272,6 +275,12 @@ endpoint::upgrade(const std::shared_ptr<detail::endpoint_context>& ctx,
 void endpoint::channel(std::string pattern, channel_fn fn) {
   ctx_->routes.emplace_back(socket::topic_pattern{std::move(pattern)},
                             std::move(fn));
+}
+
+void endpoint::channel(std::string pattern, channel_fn fn,
+                       history_options history) {
+  ctx_->ps->history(pattern, std::move(history));
+  channel(std::move(pattern), std::move(fn));
 }
 
 void endpoint::on_connect(connect_fn fn) {

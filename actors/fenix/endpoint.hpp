@@ -34,12 +34,11 @@
 #include <caf/actor_system_config.hpp>
 
 #include "fenix/channel.hpp"
+#include "fenix/pubsub.hpp"
 #include "fenix/types.hpp"
 #include "fenix/transport/server.hpp"
 
 namespace fenix {
-
-class pubsub;
 
 namespace detail {
 struct endpoint_context;
@@ -134,10 +133,26 @@ public:
     return {http_status, {}, {}};
   }
 
+  /// The socket is closed at `t` (code 4001, token_expired) unless the
+  /// client sends a fresh token before: an `access_token` event
+  /// `{"access_token": "..."}` on any joined topic runs the connect
+  /// callback again with the new token (as the `token` param and
+  /// auth_token); accepted with the same socket id, the reply is ok and the
+  /// expiry moves to the new result's (none: no expiry); otherwise the
+  /// reply is error `{"reason":"invalid token"}` and the socket is closed
+  /// with 4001.
+  connect_result& expires_at(std::chrono::system_clock::time_point t) {
+    expiry_ = t;
+    return *this;
+  }
+
   bool accepted() const { return status_ == 0; }
   int status() const { return status_; }
   const json::object& assigns() const { return assigns_; }
   const std::string& id() const { return id_; }
+  const std::optional<std::chrono::system_clock::time_point>& expiry() const {
+    return expiry_;
+  }
 
 private:
   connect_result(int s, json::object a, std::string id)
@@ -147,6 +162,7 @@ private:
   int status_;
   json::object assigns_;
   std::string id_;
+  std::optional<std::chrono::system_clock::time_point> expiry_;
 };
 
 using connect_fn = std::function<connect_result(const connect_info&)>;
@@ -223,6 +239,11 @@ public:
 
   /// Routes topics matching `pattern` ("room:*" or exact) to `fn`.
   void channel(std::string pattern, channel_fn fn);
+
+  /// The same, and the topics keep a history (pubsub.hpp): broadcasts get
+  /// stream offsets, and joins can recover what a client missed
+  /// (join_result::recover). Register before start().
+  void channel(std::string pattern, channel_fn fn, history_options history);
 
   /// Sets the connect callback (default: accept everyone, no id).
   void on_connect(connect_fn fn);

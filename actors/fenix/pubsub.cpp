@@ -7,10 +7,25 @@
 #include <caf/all.hpp>
 
 #include "fenix/atoms.hpp"
+#include "fenix/detail/stream.hpp"
 #include "fenix/mesh/protocol.hpp"
 #include "fenix/protocol/json.hpp"
+#include "fenix/socket/topic_pattern.hpp"
 
 namespace fenix {
+
+struct history_table {
+  std::vector<
+    std::pair<socket::topic_pattern, std::shared_ptr<const history_options>>>
+    patterns;
+
+  std::shared_ptr<const history_options> find(const std::string& t) const {
+    for (auto& [pattern, opts] : patterns)
+      if (pattern.matches(t))
+        return opts;
+    return nullptr;
+  }
+};
 
 struct pubsub::cluster_link {
   caf::actor node;  // written once, before `attached`
@@ -20,14 +35,21 @@ struct pubsub::cluster_link {
 
 namespace {
 
+using sweep_atom = caf::atom_constant<caf::atom("ps_sweep")>;
+constexpr auto sweep_period = std::chrono::seconds(1);
+
 struct shard_state {
   std::unordered_map<std::string, std::vector<subscriber>> topics;
   std::unordered_map<caf::actor_addr, std::vector<std::string>> by_actor;
+  std::unordered_map<std::string, detail::stream> streams;
   std::shared_ptr<pubsub_stats> stats;
+  std::shared_ptr<const history_table> histories;
+  bool sweeping = false;
   static inline const char* name = "fenix.pubsub";
 };
 
 using shard_actor = caf::stateful_actor<shard_state>;
+using detail::stream_clock;
 
 bool intercepts(const subscriber& s, const std::string& event) {
   if (!s.intercepts)
@@ -36,10 +58,91 @@ bool intercepts(const subscriber& s, const std::string& event) {
   return std::find(v.begin(), v.end(), event) != v.end();
 }
 
+// -- streams (topics with history) ---------------------------------------------
+
+void schedule_sweep(shard_actor* self) {
+  if (self->state.sweeping)
+    return;
+  self->state.sweeping = true;
+  self->delayed_send(self, sweep_period, sweep_atom::value);
+}
+
+// Evicts the stream idle longest among those without subscribers.
+void evict_one(shard_actor* self) {
+  auto& st = self->state;
+  auto victim = st.streams.end();
+  for (auto i = st.streams.begin(); i != st.streams.end(); ++i)
+    if (!st.topics.count(i->first)
+        && (victim == st.streams.end()
+            || i->second.last_active() < victim->second.last_active()))
+      victim = i;
+  if (victim != st.streams.end())
+    st.streams.erase(victim);
+}
+
+// The topic's stream, started (from `seed` if given) when the topic has
+// history; nullptr when it has none.
+detail::stream* stream_for(shard_actor* self, const std::string& topic,
+                           const stream_seed* seed = nullptr) {
+  auto& st = self->state;
+  auto i = st.streams.find(topic);
+  if (i != st.streams.end())
+    return &i->second;
+  auto opts = st.histories->find(topic);
+  if (!opts)
+    return nullptr;
+  if (st.streams.size() >= opts->max_topics)
+    evict_one(self);
+  auto now = stream_clock::now();
+  auto s = seed ? detail::stream{opts, *seed, now} : detail::stream{opts, now};
+  schedule_sweep(self);
+  return &st.streams.emplace(topic, std::move(s)).first->second;
+}
+
+// Drops what is too old, and the streams with nothing left, no subscriber
+// and no broadcast for max_age.
+void sweep(shard_actor* self) {
+  auto& st = self->state;
+  st.sweeping = false;
+  auto now = stream_clock::now();
+  for (auto i = st.streams.begin(); i != st.streams.end();) {
+    auto& s = i->second;
+    s.trim(now);
+    if (s.empty() && !st.topics.count(i->first)
+        && now - s.last_active() > s.options().max_age)
+      i = st.streams.erase(i);
+    else
+      ++i;
+  }
+  if (!st.streams.empty())
+    schedule_sweep(self);
+}
+
+// Gives a broadcast its offset when its topic has history.
+broadcast_ptr record(shard_actor* self, const broadcast_ptr& b) {
+  auto* s = stream_for(self, b->topic);
+  if (!s)
+    return b;
+  auto& events = s->options().events;
+  if (!events.empty()
+      && std::find(events.begin(), events.end(), b->event) == events.end())
+    return b;
+  auto out = s->record(b, stream_clock::now());
+  if (auto& hook = s->options().on_record) {
+    try {
+      hook(*out);
+    } catch (const std::exception&) {
+      // the hook's failure is its own; delivery goes on
+    }
+  }
+  return out;
+}
+
 void dispatch(shard_actor* self, const caf::actor_addr& from,
-              const broadcast_ptr& b) {
+              const broadcast_ptr& in) {
   auto& st = self->state;
   st.stats->broadcasts.fetch_add(1, std::memory_order_relaxed);
+  auto b = record(self, in);
   auto i = st.topics.find(b->topic);
   if (i == st.topics.end())
     return;
@@ -88,8 +191,82 @@ void remove_subscription(shard_actor* self, const caf::actor_addr& who,
     st.topics.erase(i);
 }
 
-caf::behavior shard_fn(shard_actor* self, std::shared_ptr<pubsub_stats> stats) {
+// Adds the subscription unless `s` is subscribed to `topic` already.
+void add_subscription(shard_actor* self, const std::string& topic,
+                      subscriber s) {
+  auto& st = self->state;
+  auto& topics = st.by_actor[s.handle.address()];
+  if (std::find(topics.begin(), topics.end(), topic) != topics.end())
+    return;
+  if (topics.empty())
+    self->monitor(s.handle);
+  topics.push_back(topic);
+  st.topics[topic].push_back(std::move(s));
+  st.stats->subscriptions.fetch_add(1);
+}
+
+// One replayed broadcast to one subscriber, as dispatch would deliver it.
+void replay_one(shard_actor* self, const subscriber& s,
+                const broadcast_ptr& b) {
+  if (!s.conn || intercepts(s, b->event)) {
+    if (s.conn)
+      self->send(s.handle, sys_out_atom::value, b);
+    else
+      self->send(s.handle, broadcast_atom::value, b);
+    return;
+  }
+  try {
+    s.conn->send(s.ser->encode_broadcast(b->topic, b->event, b->payload));
+  } catch (const std::exception&) {
+    // skipped, as in dispatch
+  }
+}
+
+// The join reply of a topic with history: the channel's payload (or the
+// recovered one) with the stream's position and "recovered".
+payload stream_reply(const stream_join& j, const detail::stream* s,
+                     bool recovered) {
+  auto& req = *j.request;
+  payload p = recovered ? req.recovered_reply : j.reply;
+  if (!s || p.is_binary() || !p.json().is_object())
+    return p;
+  auto& o = p.json().as_object();
+  auto pos = s->position();
+  if (req.since)
+    o["recovered"] = recovered;
+  if (req.position) {
+    o["epoch"] = pos.epoch;
+    o["offset"] = static_cast<std::int64_t>(pos.offset);
+  }
+  return p;
+}
+
+// Writes the join reply, replays what the client missed, then subscribes:
+// all in this one handler, so nothing published meanwhile is lost or
+// doubled (dispatch runs before or after it, never in between).
+void stream_subscribe(shard_actor* self, const std::string& topic,
+                      subscriber& s, const stream_join& j) {
+  auto& req = *j.request;
+  auto* str = stream_for(self, topic, req.seed ? &*req.seed : nullptr);
+  bool recovered = false;
+  if (str && req.since) {
+    str->trim(stream_clock::now());
+    recovered = str->can_serve(*req.since);
+  }
+  auto reply = stream_reply(j, str, recovered);
+  if (s.conn)
+    s.conn->send(
+      s.ser->encode_reply(j.join_ref, j.ref, topic, reply_status::ok, reply));
+  if (recovered)
+    for (auto& b : str->after(req.since->offset))
+      replay_one(self, s, b);
+  add_subscription(self, topic, std::move(s));
+}
+
+caf::behavior shard_fn(shard_actor* self, std::shared_ptr<pubsub_stats> stats,
+                       std::shared_ptr<const history_table> histories) {
   self->state.stats = std::move(stats);
+  self->state.histories = std::move(histories);
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.by_actor.find(dm.source);
@@ -101,37 +278,27 @@ caf::behavior shard_fn(shard_actor* self, std::shared_ptr<pubsub_stats> stats) {
   });
   return {
     [=](subscribe_atom, const std::string& topic, subscriber& s) {
-      auto& st = self->state;
-      auto addr = s.handle.address();
-      auto& topics = st.by_actor[addr];
-      if (std::find(topics.begin(), topics.end(), topic) != topics.end())
-        return;  // already subscribed
-      if (topics.empty())
-        self->monitor(s.handle);
-      topics.push_back(topic);
-      st.topics[topic].push_back(std::move(s));
-      st.stats->subscriptions.fetch_add(1);
+      add_subscription(self, topic, std::move(s));
     },
     // Subscribes and writes `first` (a join reply) to the connection from
     // this shard, so that no broadcast can overtake it and none published
     // after the join is missed.
     [=](subscribe_atom, const std::string& topic, subscriber& s,
         const frame& first) {
-      auto& st = self->state;
       auto conn = s.conn;
-      auto addr = s.handle.address();
-      auto& topics = st.by_actor[addr];
-      if (std::find(topics.begin(), topics.end(), topic) == topics.end()) {
-        if (topics.empty())
-          self->monitor(s.handle);
-        topics.push_back(topic);
-        st.topics[topic].push_back(std::move(s));
-        st.stats->subscriptions.fetch_add(1);
-      }
+      add_subscription(self, topic, std::move(s));
       if (conn)
         conn->send(first);
       return true;
     },
+    // The same for a topic with history: the shard writes the reply (with
+    // the stream's position) and replays what a recovering client missed.
+    [=](subscribe_atom, const std::string& topic, subscriber& s,
+        const stream_join_ptr& j) {
+      stream_subscribe(self, topic, s, *j);
+      return true;
+    },
+    [=](sweep_atom) { sweep(self); },
     [=](unsub_atom, const std::string& topic, const caf::actor_addr& who) {
       auto& st = self->state;
       remove_subscription(self, who, topic);
@@ -160,10 +327,22 @@ caf::behavior shard_fn(shard_actor* self, std::shared_ptr<pubsub_stats> stats) {
 
 pubsub::pubsub(caf::actor_system& sys, std::size_t n)
   : stats_(std::make_shared<pubsub_stats>()),
+    histories_(std::make_shared<history_table>()),
     link_(std::make_shared<cluster_link>()) {
   n = std::max<std::size_t>(1, n);
   for (std::size_t i = 0; i < n; ++i)
-    shards_.push_back(sys.spawn(shard_fn, stats_));
+    shards_.push_back(sys.spawn(
+      shard_fn, stats_, std::shared_ptr<const history_table>{histories_}));
+}
+
+void pubsub::history(const std::string& pattern, history_options opts) {
+  histories_->patterns.emplace_back(
+    socket::topic_pattern{pattern},
+    std::make_shared<const history_options>(std::move(opts)));
+}
+
+bool pubsub::has_history(const std::string& topic) const {
+  return histories_->find(topic) != nullptr;
 }
 
 pubsub::~pubsub() {

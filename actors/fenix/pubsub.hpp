@@ -15,6 +15,18 @@
 /// without an unsubscribe. Messages from one publisher to one subscriber
 /// keep their order (one shard per topic, FIFO mailboxes and strands).
 ///
+/// History (opt-in per topic pattern, history()): every broadcast on a
+/// topic with history gets the next offset of the topic's stream (1, 2, ...),
+/// assigned by the topic's shard, and the shard retains the last
+/// `max_messages` for `max_age`. The stream's epoch is a random string
+/// (CSPRNG) drawn when the stream starts, so it changes when the history is
+/// lost: a restart without a seed, or the eviction of an idle stream (no
+/// subscriber, nothing retained, no broadcast for `max_age`, or the
+/// `max_topics` bound). A channel's join can recover (join_result::recover):
+/// the shard writes the join reply, then every retained broadcast after the
+/// client's position, then subscribes, in one step, so no broadcast is
+/// missed or doubled at the boundary between replay and live.
+///
 /// In a cluster (cluster.hpp), `broadcast` and `broadcast_from` are also
 /// handed to this node's cluster actor, which forwards them once per remote
 /// node as (topic, event, payload text); each node then dispatches locally
@@ -23,6 +35,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +57,39 @@ struct subscriber {
   const serializer* ser = nullptr;
   std::shared_ptr<const std::vector<std::string>> intercepts;
 };
+
+/// History of the topics matching a pattern (pubsub::history,
+/// endpoint::channel). Defaults are for a chat-like load.
+struct history_options {
+  std::size_t max_messages = 100;              // retained per topic
+  std::chrono::milliseconds max_age{300'000};  // retained for 5 minutes
+  std::size_t max_topics = 10'000;             // streams per shard; past it the
+    // longest idle one without subscribers
+    // is evicted
+  // Non-empty: only these events are recorded (others, e.g. presence_diff,
+  // pass with offset 0); empty: every event.
+  std::vector<std::string> events;
+  // Non-empty: the offset is also written into JSON object payloads under
+  // this key (so fastlane subscribers see it without an intercept).
+  std::string offset_key;
+  // Called in the shard with every recorded broadcast (offset set), e.g.
+  // to store it; must not block (send it to an actor).
+  std::function<void(const broadcast&)> on_record;
+};
+
+/// Internal: the history_options of each pattern (pubsub.cpp).
+struct history_table;
+
+/// Internal: a join on a topic with history, as the channel hands it to
+/// the shard (which writes the reply).
+struct stream_join {
+  opt_string join_ref;  // of the phx_join message
+  opt_string ref;
+  payload reply;
+  std::shared_ptr<stream_request> request;
+};
+
+using stream_join_ptr = std::shared_ptr<const stream_join>;
 
 /// Counters shared by the shards (read from any thread).
 struct pubsub_stats {
@@ -77,6 +124,13 @@ public:
   void local_broadcast(const std::string& topic, const std::string& event,
                        payload p) const;
 
+  /// Keeps history for topics matching `pattern` ("room:*" or exact).
+  /// Call it before the first broadcast (the endpoint's channel() does).
+  void history(const std::string& pattern, history_options opts);
+
+  /// True if `topic` has history.
+  bool has_history(const std::string& topic) const;
+
   /// The shard responsible for `topic`.
   const caf::actor& shard(const std::string& topic) const;
 
@@ -108,9 +162,11 @@ private:
 
   std::vector<caf::actor> shards_;
   std::shared_ptr<pubsub_stats> stats_;
+  std::shared_ptr<history_table> histories_;
   std::shared_ptr<cluster_link> link_;
 };
 
 }  // namespace fenix
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::subscriber)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::stream_join_ptr)

@@ -3,8 +3,12 @@
 /// local-only message types (whitelisted for CAF 0.17 below).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
@@ -55,6 +59,50 @@ private:
   payload payload_;
 };
 
+/// One broadcast as PubSub carries it: shared, immutable.
+struct broadcast {
+  std::string topic;
+  std::string event;
+  fenix::payload payload;
+  /// Position in the topic's stream (topics with history, see
+  /// history_options in pubsub.hpp); 0 on topics without history.
+  std::uint64_t offset = 0;
+};
+
+using broadcast_ptr = std::shared_ptr<const broadcast>;
+
+/// A position in a topic's stream: the stream's epoch (a random string that
+/// changes when its history is lost) and the offset of a broadcast (1 for
+/// the first, +1 per broadcast; 0: before the first).
+struct stream_position {
+  std::string epoch;
+  std::uint64_t offset = 0;
+};
+
+/// A retained broadcast and when it was published.
+struct stream_entry {
+  broadcast_ptr b;
+  std::chrono::system_clock::time_point at;
+};
+
+/// What a topic's stream starts from when it does not exist yet (e.g. an
+/// app that keeps its messages in storage, after a restart): its epoch and
+/// last offset, and the retained broadcasts, oldest first, whose offsets
+/// are at most `position.offset`.
+struct stream_seed {
+  stream_position position;
+  std::vector<stream_entry> entries;
+};
+
+/// What a join asks of the topic's stream (join_result::with_position,
+/// recover, seed); ignored on topics without history.
+struct stream_request {
+  bool position = false;                 // reply gets "epoch" and "offset"
+  std::optional<stream_position> since;  // recover from here
+  fenix::payload recovered_reply;        // the reply when recovered
+  std::optional<stream_seed> seed;
+};
+
 /// What a channel answers to a join (Phoenix join/3 result).
 ///
 ///   return fenix::join_result::ok();                          // {:ok, socket}
@@ -75,11 +123,47 @@ public:
   bool is_deferred() const { return kind_ == kind::deferred; }
   const payload& response() const { return payload_; }
 
+  // -- topics with history (pubsub.hpp, history_options) ---------------------
+  // The PubSub shard completes the reply (an object) as it subscribes.
+
+  /// The reply gets the stream's current "epoch" and "offset".
+  join_result& with_position() {
+    request().position = true;
+    return *this;
+  }
+
+  /// Recovery: if the stream holds every broadcast after `since` (same
+  /// epoch, not older than the history), the reply is `recovered_reply`
+  /// plus {"recovered": true, "epoch", "offset"}, followed by those
+  /// broadcasts, in order, before any live one; otherwise this result's
+  /// payload plus {"recovered": false, "epoch", "offset"}, no replay.
+  join_result& recover(stream_position since, payload recovered_reply = {}) {
+    auto& r = request();
+    r.position = true;
+    r.since = std::move(since);
+    r.recovered_reply = std::move(recovered_reply);
+    return *this;
+  }
+
+  /// Starts the topic's stream from `s` if it does not exist yet.
+  join_result& seed(stream_seed s) {
+    request().seed = std::move(s);
+    return *this;
+  }
+
+  const std::shared_ptr<stream_request>& stream() const { return stream_; }
+
 private:
   enum class kind { ok, error, deferred };
   join_result(kind k, payload p) : kind_(k), payload_(std::move(p)) {}
+  stream_request& request() {
+    if (!stream_)
+      stream_ = std::make_shared<stream_request>();
+    return *stream_;
+  }
   kind kind_;
   payload payload_;
+  std::shared_ptr<stream_request> stream_;
 };
 
 /// Why a channel terminates (the argument of its terminate hook).
@@ -98,15 +182,6 @@ const char* to_string(close_reason r);
 struct reply_ref {
   opt_string ref;
 };
-
-/// One broadcast as PubSub carries it: shared, immutable.
-struct broadcast {
-  std::string topic;
-  std::string event;
-  fenix::payload payload;
-};
-
-using broadcast_ptr = std::shared_ptr<const broadcast>;
 
 }  // namespace fenix
 

@@ -1,9 +1,14 @@
 // fenix-chat: rooms with history, presence and typing indicators.
 // The contract is docs/apps.md; run it with `make run`.
 //
+// Rooms have a history (fenix::history_options): each new_msg broadcast
+// gets the room's next offset in the PubSub shard, which hands it to the
+// store (SQLite), and joins can recover what a client missed.
+//
 // In a cluster (--node-port/--join) each node keeps its own SQLite history:
 // it stores the messages sent on it and the ones it receives from other
-// nodes, so its history is complete for the time it was up.
+// nodes, so its history is complete for the time it was up. Offsets are
+// per node for now (cluster recovery is not done).
 
 #include <iostream>
 #include <memory>
@@ -18,9 +23,9 @@
 
 namespace {
 
-// A new_msg broadcast from another node, as the store keeps it.
+// A recorded new_msg broadcast (offset set), as the store keeps it.
 std::optional<fenix::apps::chat::chat_message>
-remote_message(const fenix::broadcast& b) {
+recorded_message(const fenix::broadcast& b) {
   if (b.event != "new_msg" || b.topic.rfind("room:", 0) != 0
       || b.payload.is_binary() || !b.payload.json().is_object())
     return std::nullopt;
@@ -38,6 +43,7 @@ remote_message(const fenix::broadcast& b) {
   m.user = std::string{user->get_string()};
   m.body = std::string{body->get_string()};
   m.at_ms = at->get_int64();
+  m.offset = b.offset;
   return m;
 }
 
@@ -62,19 +68,27 @@ int main(int argc, char** argv) {
     fenix::endpoint ep{sys, endpoint_options_for(flags)};
     std::unique_ptr<fenix::cluster> node;
     try {
-      node = start_cluster(ep, flags, [store](const fenix::broadcast& b) {
-        if (auto m = remote_message(b))
-          caf::anon_send(store, chat::store_atom::value, std::move(*m));
-      });
+      node = start_cluster(ep, flags);
     } catch (const std::exception& e) {
       std::cerr << "fenix-chat: " << e.what() << '\n';
       caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
       return 1;
     }
     mount(ep, flags, node.get());
-    ep.channel("room:*", [store](fenix::channel* self) {
-      return chat::room_channel(self, store);
-    });
+    fenix::history_options history;
+    history.max_messages = chat::message_store::recovery_history;
+    history.max_age = std::chrono::minutes(10);
+    history.offset_key = "offset";
+    history.events = {"new_msg"};  // not presence_diff
+    // Local and remote messages alike pass through the room's shard.
+    history.on_record = [store](const fenix::broadcast& b) {
+      if (auto m = recorded_message(b))
+        caf::anon_send(store, chat::store_atom::value, std::move(*m));
+    };
+    ep.channel(
+      "room:*",
+      [store](fenix::channel* self) { return chat::room_channel(self, store); },
+      std::move(history));
     try {
       rc = ep.run();
     } catch (const std::exception& e) {

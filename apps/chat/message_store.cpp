@@ -20,19 +20,44 @@ CREATE TABLE IF NOT EXISTS messages (
   at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_room_seq ON messages(room, seq);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 )sql";
+
+// Databases from before offsets: the column, then 1, 2, ... per room.
+void add_offsets(sqlite_db& db) {
+  try {
+    db.exec("ALTER TABLE messages ADD COLUMN off INTEGER NOT NULL DEFAULT 0");
+  } catch (const sqlite_error&) {
+    return;  // the column exists
+  }
+  db.exec("UPDATE messages SET off = (SELECT COUNT(*) FROM messages m"
+          " WHERE m.room = messages.room AND m.seq <= messages.seq)");
+}
 
 sqlite_db open_with_schema(const std::string& path) {
   sqlite_db db{path};
   db.exec(schema);
+  add_offsets(db);
+  db.exec("INSERT OR IGNORE INTO meta(k, v) VALUES('epoch', '" + random_hex(16)
+          + "')");
   return db;
+}
+
+std::string read_epoch(sqlite_db& db) {
+  auto st = db.prepare("SELECT v FROM meta WHERE k = 'epoch'");
+  if (!st.step())
+    throw sqlite_error(0, "no epoch in meta");
+  return st.column_text(0);
 }
 
 }  // namespace
 
 boost::json::object to_json(const chat_message& msg) {
-  return boost::json::object{
-    {"id", msg.id}, {"user", msg.user}, {"body", msg.body}, {"at", msg.at_ms}};
+  return boost::json::object{{"id", msg.id},
+                             {"user", msg.user},
+                             {"body", msg.body},
+                             {"at", msg.at_ms},
+                             {"offset", static_cast<std::int64_t>(msg.offset)}};
 }
 
 // -- id_generator -------------------------------------------------------------
@@ -56,10 +81,13 @@ message_store::message_store(std::string path)
   : path_(std::move(path)),
     db_(open_with_schema(path_)),
     insert_(db_.prepare("INSERT OR IGNORE INTO messages(id, room, user, body,"
-                        " at_ms) VALUES(?, ?, ?, ?, ?)")),
-    last_(db_.prepare("SELECT id, room, user, body, at_ms FROM messages"
+                        " at_ms, off) VALUES(?, ?, ?, ?, ?, ?)")),
+    last_(db_.prepare("SELECT id, room, user, body, at_ms, off FROM messages"
                       " WHERE room = ? ORDER BY seq DESC LIMIT ?")),
-    count_(db_.prepare("SELECT COUNT(*) FROM messages WHERE room = ?")) {}
+    count_(db_.prepare("SELECT COUNT(*) FROM messages WHERE room = ?")),
+    last_offset_(db_.prepare("SELECT COALESCE(MAX(off), 0) FROM messages"
+                             " WHERE room = ?")),
+    epoch_(read_epoch(db_)) {}
 
 void message_store::append(const std::vector<chat_message>& batch) {
   if (batch.empty())
@@ -72,7 +100,8 @@ void message_store::append(const std::vector<chat_message>& batch) {
       .bind(2, msg.room)
       .bind(3, msg.user)
       .bind(4, msg.body)
-      .bind(5, msg.at_ms);
+      .bind(5, msg.at_ms)
+      .bind(6, static_cast<std::int64_t>(msg.offset));
     try {
       insert_.run();
     } catch (...) {
@@ -96,9 +125,10 @@ std::vector<chat_message> message_store::last(std::string_view room,
   last_.reset();
   last_.bind(1, room).bind(2, limit);
   while (last_.step())
-    out.push_back(chat_message{last_.column_text(0), last_.column_text(1),
-                               last_.column_text(2), last_.column_text(3),
-                               last_.column_int64(4)});
+    out.push_back(chat_message{
+      last_.column_text(0), last_.column_text(1), last_.column_text(2),
+      last_.column_text(3), last_.column_int64(4),
+      static_cast<std::uint64_t>(last_.column_int64(5))});
   last_.reset();
   std::reverse(out.begin(), out.end());
   return out;
@@ -112,6 +142,17 @@ std::size_t message_store::count(std::string_view room) {
   if (count_.step())
     result = static_cast<std::size_t>(count_.column_int64(0));
   count_.reset();
+  return result;
+}
+
+std::uint64_t message_store::last_offset(std::string_view room) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  last_offset_.reset();
+  last_offset_.bind(1, room);
+  std::uint64_t result = 0;
+  if (last_offset_.step())
+    result = static_cast<std::uint64_t>(last_offset_.column_int64(0));
+  last_offset_.reset();
   return result;
 }
 

@@ -10,6 +10,8 @@
 ///   reply_ok({{"messages", std::move(history)}});
 ///
 /// Order is insertion order (not `at_ms`), so a batch keeps its order.
+/// Each message keeps its offset in the room's stream (column `off`;
+/// databases from before offsets are numbered 1, 2, ... per room on open).
 /// Appending an id that is already stored is silently ignored, so a retried
 /// batch does not duplicate messages. Validation (room names, bodies) is
 /// the channel's job; the store keeps whatever it is given.
@@ -40,10 +42,11 @@ struct chat_message {
   std::string room;  // "lobby", not "room:lobby"
   std::string user;
   std::string body;
-  std::int64_t at_ms = 0;  // ms since the epoch
+  std::int64_t at_ms = 0;    // ms since the epoch
+  std::uint64_t offset = 0;  // the room's stream position (1, 2, ...)
 };
 
-/// Exactly `{"id","user","body","at"}` (the room is the topic).
+/// Exactly `{"id","user","body","at","offset"}` (the room is the topic).
 boost::json::object to_json(const chat_message& msg);
 
 /// Unique message ids: `TTTTTTTTTTT-NNNNNNNNNNNN-CCCCCC`, hex of the time in
@@ -65,6 +68,8 @@ class message_store {
 public:
   /// What a join reply carries.
   static constexpr std::size_t default_history = 50;
+  /// What is kept in memory for recovery (docs/apps.md: 500, 10 minutes).
+  static constexpr std::size_t recovery_history = 500;
 
   /// Opens (creating if needed) the database at `path`.
   explicit message_store(std::string path);
@@ -82,6 +87,14 @@ public:
   /// Number of stored messages in `room`.
   std::size_t count(std::string_view room);
 
+  /// The offset of the room's last message (0 if none).
+  std::uint64_t last_offset(std::string_view room);
+
+  /// The epoch of the rooms' streams: drawn (CSPRNG) when the database is
+  /// created and kept in it, so offsets and epoch survive a restart; a new
+  /// database (or :memory:, each start) has a new epoch.
+  const std::string& epoch() const noexcept { return epoch_; }
+
   const std::string& path() const noexcept { return path_; }
 
 private:
@@ -91,6 +104,8 @@ private:
   sqlite_statement insert_;
   sqlite_statement last_;
   sqlite_statement count_;
+  sqlite_statement last_offset_;
+  std::string epoch_;
 };
 
 }  // namespace fenix::apps::chat

@@ -70,17 +70,24 @@ std::optional<std::string> valid_body(const fenix::payload& p) {
 caf::behavior room_channel(fenix::channel* self, caf::actor store) {
   auto me = std::make_shared<member>();
   return {
-    [=](fenix::join_atom, const std::string& topic, const fenix::payload&) {
+    [=](fenix::join_atom, const std::string& topic,
+        const fenix::payload& params) {
       auto room = topic.substr(5);  // "room:"
       if (!valid_room(room))
         return fenix::join_result::error(error("invalid room"));
       me->user = json::value_to<std::string>(self->assigns()["user"]);
       me->online_at = now_ms();
+      auto since = fenix::recover_param(params);
       self->request(store, caf::infinite, history_atom::value, room)
         .then(
-          [=](fenix::payload& history) {
-            self->finish_join(fenix::join_result::ok(
-              json::object{{"messages", std::move(history.json())}}));
+          [=](room_history& h) {
+            auto r = fenix::join_result::ok(
+                       json::object{{"messages", std::move(h.last)}})
+                       .with_position()
+                       .seed(std::move(h.seed));
+            if (since)
+              r.recover(*since, json::object{{"messages", json::array{}}});
+            self->finish_join(r);
             self->track(me->user, me->meta());
             self->push_presence_state();
           },
@@ -102,10 +109,10 @@ caf::behavior room_channel(fenix::channel* self, caf::actor store) {
         m.room = self->topic().substr(5);
         m.user = me->user;
         m.body = std::move(*body);
+        // The room's stream gives it its offset; the store gets it from
+        // there (record_message in main.cpp).
         self->broadcast("new_msg", to_json(m));
-        auto id = m.id;
-        self->send(store, store_atom::value, std::move(m));
-        return fenix::reply::ok(json::object{{"id", id}});
+        return fenix::reply::ok(json::object{{"id", m.id}});
       }
       if (event == "typing") {
         auto* t =

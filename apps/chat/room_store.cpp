@@ -40,7 +40,7 @@ struct room_store_state {
     auto i = cache.find(name);
     if (i != cache.end())
       return i->second;
-    auto loaded = store->last(name, message_store::default_history);
+    auto loaded = store->last(name, message_store::recovery_history);
     auto& q = cache[name];
     q.assign(loaded.begin(), loaded.end());
     return q;
@@ -51,6 +51,28 @@ struct room_store_state {
 
 using store_actor = caf::stateful_actor<room_store_state>;
 
+room_history history_of(room_store_state& st, const std::string& room) {
+  auto& q = st.room(room);
+  room_history h;
+  auto first_of_last = q.size() > message_store::default_history
+                         ? q.size() - message_store::default_history
+                         : 0;
+  std::uint64_t last = q.empty() ? 0 : q.back().offset;
+  h.seed.position = stream_position{st.store->epoch(), last};
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    auto obj = to_json(q[i]);
+    if (i >= first_of_last)
+      h.last.push_back(obj);
+    auto at = std::chrono::system_clock::time_point{
+      std::chrono::milliseconds{q[i].at_ms}};
+    h.seed.entries.push_back(stream_entry{
+      std::make_shared<const broadcast>(broadcast{
+        "room:" + room, "new_msg", payload{std::move(obj)}, q[i].offset}),
+      at});
+  }
+  return h;
+}
+
 caf::behavior room_store_fn(store_actor* self, std::string path) {
   self->state.store = std::make_unique<message_store>(std::move(path));
   return {
@@ -58,7 +80,7 @@ caf::behavior room_store_fn(store_actor* self, std::string path) {
       auto& st = self->state;
       auto& q = st.room(m.room);
       q.push_back(m);
-      if (q.size() > message_store::default_history)
+      if (q.size() > message_store::recovery_history)
         q.pop_front();
       st.pending.push_back(std::move(m));
       if (st.pending.size() >= batch_size)
@@ -69,11 +91,8 @@ caf::behavior room_store_fn(store_actor* self, std::string path) {
       }
     },
     [=](flush_atom) { self->state.flush(); },
-    [=](history_atom, const std::string& room) -> payload {
-      json::array out;
-      for (auto& m : self->state.room(room))
-        out.push_back(to_json(m));
-      return payload{std::move(out)};
+    [=](history_atom, const std::string& room) -> room_history {
+      return history_of(self->state, room);
     },
   };
 }

@@ -33,6 +33,8 @@ void print_help(const std::string& app, std::uint16_t port) {
     << ".db; :memory: for none)\n"
     << "  --log-level LEVEL  error|warning|info|debug (default info)\n"
     << "  --compress         permessage-deflate for clients that offer it\n"
+    << "  --token-ttl SECS   lifetime of session tokens (default 86400); a\n"
+    << "                     socket is closed (4001) when its token expires\n"
     << "  --static-dir DIR   serve the web page's files from DIR (default: "
        "the\n"
     << "                     copy built into this binary)\n"
@@ -190,6 +192,11 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
       if (log_level lv; !parse_log_level(value, lv) || lv == log_level::off)
         return fail("invalid --log-level: " + value);
       f.log_level = value;
+    } else if (flag == "--token-ttl") {
+      std::chrono::milliseconds ttl{};
+      if (value.size() > 7 || !parse_ms(value, ttl))
+        return fail("invalid --token-ttl (seconds, 1-9999999): " + value);
+      f.token_ttl = std::chrono::seconds{ttl.count()};
     } else if (flag == "--static-dir") {
       f.static_dir = value;
     } else if (flag == "--node-port") {
@@ -319,13 +326,17 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
     auto token = info.param("token");
     if (token.empty() && info.auth_token)
       token = *info.auth_token;
-    auto user = verify_token(token, secret, std::chrono::system_clock::now());
+    std::chrono::system_clock::time_point exp;
+    auto user =
+      verify_token(token, secret, std::chrono::system_clock::now(), &exp);
     if (!user)
       return connect_result::refuse(403);
     return connect_result::accept(json::object{{"user", *user}},
-                                  "users_socket:" + *user);
+                                  "users_socket:" + *user)
+      .expires_at(exp);
   });
-  ep.route("POST", "/api/session", [secret](const http_request& req) {
+  auto ttl = flags.token_ttl;
+  ep.route("POST", "/api/session", [secret, ttl](const http_request& req) {
     json::error_code ec;
     auto body = fenix::protocol::parse_json(req.body, ec);
     if (ec)
@@ -335,7 +346,8 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
     if (!name || !name->is_string() || !valid_username(name->as_string()))
       return http_response::json(400, R"({"error":"invalid username"})");
     std::string user{name->as_string()};
-    auto token = sign_token(user, secret, std::chrono::system_clock::now());
+    auto token =
+      sign_token(user, secret, std::chrono::system_clock::now(), ttl);
     return http_response::json(
       200, json::serialize(json::object{{"token", token}, {"username", user}}));
   });

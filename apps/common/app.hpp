@@ -40,6 +40,7 @@ struct app_flags {
   std::string db;      // SQLite path; ":memory:" for none
   std::string log_level = "info";
   std::string static_dir;  // the page's files; empty: the embedded copy
+  std::chrono::seconds token_ttl{86400};  // --token-ttl: session tokens' life
   // -- cluster (see actors/cluster.hpp) --
   std::string node_host = "127.0.0.1";       // cluster port's address
   std::uint16_t node_port = 0;               // 0: not clustered

@@ -93,13 +93,15 @@ bool signature_ok(std::string_view signing_input, std::string_view segment,
 }
 
 std::optional<std::string> claims_subject(std::string_view segment,
-                                          double now_s) {
+                                          double now_s, double* exp_out) {
   auto claims = decode_object(segment);
   if (!claims)
     return std::nullopt;
   auto exp = numeric(claims->if_contains("exp"));
   if (!exp || !(now_s < *exp))
     return std::nullopt;
+  if (exp_out)
+    *exp_out = *exp;
   if (auto* nbf_val = claims->if_contains("nbf")) {
     auto nbf = numeric(nbf_val);
     if (!nbf || *nbf > now_s)
@@ -162,7 +164,8 @@ std::string sign_token(std::string_view username, std::string_view secret,
 
 std::optional<std::string>
 verify_token(std::string_view token, std::string_view secret,
-             std::chrono::system_clock::time_point now) {
+             std::chrono::system_clock::time_point now,
+             std::chrono::system_clock::time_point* expires) {
   if (secret.empty() || token.empty() || token.size() > max_token_size)
     return std::nullopt;
   auto dot1 = token.find('.');
@@ -182,7 +185,13 @@ verify_token(std::string_view token, std::string_view secret,
       return std::nullopt;
     using std::chrono::duration;
     auto now_s = duration<double>(now.time_since_epoch()).count();
-    return claims_subject(claims, now_s);
+    double exp = 0;
+    auto user = claims_subject(claims, now_s, &exp);
+    if (user && expires)
+      *expires = std::chrono::system_clock::time_point{
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          duration<double>(exp))};
+    return user;
   } catch (const std::exception&) {
     return std::nullopt;
   }

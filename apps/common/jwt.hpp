@@ -49,10 +49,12 @@ std::string sign_token(std::string_view username, std::string_view secret,
                        std::chrono::system_clock::time_point now,
                        std::chrono::seconds ttl = default_token_ttl);
 
-/// Returns the token's username (`sub`) if the token is valid at `now`.
+/// Returns the token's username (`sub`) if the token is valid at `now`;
+/// with `expires`, also its `exp` there.
 std::optional<std::string>
 verify_token(std::string_view token, std::string_view secret,
-             std::chrono::system_clock::time_point now);
+             std::chrono::system_clock::time_point now,
+             std::chrono::system_clock::time_point* expires = nullptr);
 
 /// `n` bytes from the OpenSSL CSPRNG (RAND_bytes), lowercase hex (2n chars).
 /// Throws std::runtime_error if the generator fails.

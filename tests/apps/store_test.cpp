@@ -128,7 +128,7 @@ TEST_CASE("chat message json and ids", "[apps][storage]") {
   auto obj = chat::to_json(msg("lobby", 7));
   CHECK(json::value(obj)
         == parse(R"({"id":"m7","user":"alice",)"
-                 R"("body":"body 7","at":1732350000007})"));
+                 R"("body":"body 7","at":1732350000007,"offset":0})"));
   chat::id_generator ids;
   chat::id_generator other;
   std::set<std::string> seen;

@@ -68,7 +68,7 @@ function ownJoinSeen(m, ms = 2000) {
 const ID_RE = /\S/
 
 function assertMessage(m, {user, body}, t0, t1) {
-  assert.deepEqual(Object.keys(m).sort(), ["at", "body", "id", "user"],
+  assert.deepEqual(Object.keys(m).sort(), ["at", "body", "id", "offset", "user"],
     `message fields: ${JSON.stringify(m)}`)
   assert.equal(typeof m.id, "string")
   assert.match(m.id, ID_RE)
@@ -102,9 +102,10 @@ test("chat: invalid room names are refused with invalid room", async () => {
   }
 })
 
-test("chat: an empty room's join reply is {messages: []}", async () => {
+test("chat: an empty room's join reply is {messages: [], epoch, offset: 0}", async () => {
   const a = await member("alice", "room:empty_one")
-  assert.deepEqual(a.reply, {messages: []})
+  assert.equal(typeof a.reply.epoch, "string")
+  assert.deepEqual(a.reply, {messages: [], epoch: a.reply.epoch, offset: 0})
 })
 
 test("chat: join reply holds the last 50 messages, oldest first",

@@ -15,6 +15,7 @@ namespace fenix::socket {
 namespace {
 
 using transport::close_code;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
 
 struct channel_entry {
   caf::actor handle;
@@ -30,6 +31,7 @@ struct socket_state {
   detail::token_bucket joins;
   std::size_t refused = 0;  // refused by a rate limit in this window
   detail::rate_clock::time_point refused_since{};
+  std::uint64_t expiry_gen = 0;  // the armed expiry timer's generation
   static inline const char* name = "fenix.socket";
 };
 
@@ -170,6 +172,53 @@ bool admit(socket_actor* self, const message& m, bool is_join) {
   return false;
 }
 
+// -- token expiry ---------------------------------------------------------------
+
+void close_expired(socket_actor* self, const char* why) {
+  self->state.conn->close(close_code::token_expired, why);
+  self->quit();
+}
+
+// Closes the socket at the token's expiry (a later arm replaces it).
+void arm_expiry(socket_actor* self) {
+  auto& st = self->state;
+  auto gen = ++st.expiry_gen;
+  if (!st.init->expiry)
+    return;
+  auto left = *st.init->expiry - std::chrono::system_clock::now();
+  if (left <= decltype(left)::zero())
+    return close_expired(self, "token expired");
+  self->delayed_send(self, left, expire_atom::value, gen);
+}
+
+// `access_token` {"access_token": T}: the connect check again, with T.
+void refresh_token(socket_actor* self, const message& m) {
+  auto& st = self->state;
+  auto* t = m.payload.is_binary() || !m.payload.json().is_object()
+              ? nullptr
+              : m.payload.object().if_contains("access_token");
+  std::optional<connect_result> res;
+  if (t && t->is_string() && st.init->info) {
+    auto info = *st.init->info;
+    std::string token{t->get_string()};
+    info.params["token"] = token;
+    info.auth_token = token;
+    try {
+      res = st.init->ctx->connect(info);
+    } catch (const std::exception&) {
+      res.reset();
+    }
+  }
+  if (!res || !res->accepted() || res->id() != st.init->id) {
+    send_reply(self, m.join_ref, m.ref, m.topic, reply_status::error,
+               json::object{{"reason", "invalid token"}});
+    return close_expired(self, "invalid token");
+  }
+  st.init->expiry = res->expiry();
+  arm_expiry(self);
+  send_reply(self, m.join_ref, m.ref, m.topic, reply_status::ok, {});
+}
+
 void route(socket_actor* self, message m) {
   auto& st = self->state;
   if (m.topic == "phoenix" && m.event == "heartbeat")
@@ -187,6 +236,8 @@ void route(socket_actor* self, message m) {
   auto& entry = i->second;
   if (m.join_ref && *m.join_ref != entry.join_ref)
     return;  // stale join_ref: dropped silently (Phoenix 1.8)
+  if (m.event == "access_token")
+    return refresh_token(self, m);
   if (m.event == "phx_leave") {
     // The channel replies, sends phx_close and exits; the topic is free at
     // once, so later events get "unmatched topic" and a join starts fresh.
@@ -249,6 +300,11 @@ caf::behavior socket_fn(socket_actor* self, std::shared_ptr<socket_init> init) {
       if (!id.empty())
         self->state.init->ctx->ps->subscribe(caf::actor_cast<caf::actor>(self),
                                              id);
+      arm_expiry(self);
+    },
+    [=](expire_atom, std::uint64_t gen) {
+      if (gen == self->state.expiry_gen)
+        close_expired(self, "token expired");
     },
     [=](frame_atom, std::string& data, bool binary) {
       on_frame(self, data, binary);

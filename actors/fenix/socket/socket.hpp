@@ -9,11 +9,14 @@
 /// replies, pushes and the phx_close of a leave or stop.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
 
+#include "fenix/endpoint.hpp"
 #include "fenix/types.hpp"
 #include "fenix/protocol/serializer.hpp"
 
@@ -29,6 +32,8 @@ struct socket_init {
   const serializer* ser = nullptr;
   json::object assigns;
   std::string id;  // socket id ("users_socket:42"), or empty
+  std::optional<std::chrono::system_clock::time_point> expiry;  // token's
+  std::shared_ptr<const connect_info> info;  // for access_token refreshes
 };
 
 /// Spawns a socket actor; send it (open_atom, connection_ptr), then

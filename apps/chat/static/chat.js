@@ -14,6 +14,9 @@ const state = {
   presence: null,
   typing: false,     // what we last told the server
   typingTimer: null,
+  token: null,       // the current session token (refreshed before exp)
+  refreshTimer: null,
+  position: null,    // {epoch, offset} of the last message seen in the room
 }
 
 // -- sign in ------------------------------------------------------------------
@@ -50,18 +53,49 @@ async function onLogin(event){
   }
 }
 
+// -- token refresh (docs/apps.md: a socket closes at its token's exp) -----------
+
+function tokenExpiry(token){
+  try {
+    let claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")))
+    return claims.exp * 1000
+  } catch { return null }
+}
+
+function scheduleRefresh(){
+  clearTimeout(state.refreshTimer)
+  let exp = tokenExpiry(state.token)
+  if(!exp) return
+  let left = exp - Date.now()
+  let delay = Math.max(0, left - Math.min(60_000, left / 3))
+  state.refreshTimer = setTimeout(refreshToken, delay)
+}
+
+async function refreshToken(){
+  try {
+    let {token} = await createSession(state.username)
+    state.token = token   // the socket's params read it on reconnect
+    if(state.channel) state.channel.push("access_token", {access_token: token})
+  } catch(err){
+    setStatus("could not refresh the session, retrying…")
+  }
+  scheduleRefresh()
+}
+
 function start(token, username){
   state.username = username
+  state.token = token
   $("me").textContent = username
   $("login-view").hidden = true
   $("chat-view").hidden = false
 
-  let socket = new Socket("/socket", {params: {token}, longPollFallbackMs: 2500})
+  let socket = new Socket("/socket", {params: () => ({token: state.token}), longPollFallbackMs: 2500})
   socket.onOpen(() => setStatus("connected"))
   socket.onError(() => setStatus("connection error, retrying…"))
   socket.onClose(() => setStatus("disconnected, reconnecting…"))
   socket.connect()
   state.socket = socket
+  scheduleRefresh()
 
   joinRoom($("room").value.trim() || "lobby")
   $("message").focus()
@@ -83,7 +117,11 @@ function joinRoom(name){
   $("typing").textContent = ""
   $("current-room").textContent = `joining ${name}…`
 
-  let channel = state.socket.channel(`room:${name}`, {})
+  state.position = null
+  // Every rejoin passes the last position seen: the server replays what
+  // was missed (recovered: true) or sends the last 50 again.
+  let channel = state.socket.channel(`room:${name}`,
+    () => state.position ? {recover: state.position} : {})
   let presence = new Presence(channel)
   state.channel = channel
   state.presence = presence
@@ -91,16 +129,24 @@ function joinRoom(name){
 
   presence.onSync(() => { if(current()) renderPresence(presence) })
 
-  channel.on("new_msg", (msg) => { if(current()) addMessage(msg) })
+  channel.on("new_msg", (msg) => {
+    if(!current()) return
+    if(state.position && typeof msg.offset === "number")
+      state.position = {epoch: state.position.epoch, offset: msg.offset}
+    addMessage(msg)
+  })
 
   // Runs after every (re)join: the reply carries a fresh history.
   channel.join()
-    .receive("ok", ({messages}) => {
+    .receive("ok", ({messages, recovered, epoch, offset}) => {
       if(!current()) return
       $("current-room").textContent = `in ${name}`
       // A (re)join starts with typing false on the server.
       clearTimeout(state.typingTimer)
       state.typing = false
+      // Recovered: the missed messages follow as new_msg pushes.
+      if(recovered) return
+      state.position = typeof offset === "number" ? {epoch, offset} : null
       $("messages").replaceChildren()
       ;(messages || []).forEach(addMessage)
     })

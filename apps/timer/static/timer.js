@@ -48,18 +48,46 @@ async function onLogin(event){
   }
 }
 
+// A socket closes at its token's exp (docs/apps.md): fetch a fresh token
+// before then, push it as access_token, and reconnect with it.
+function tokenExpiry(token){
+  try {
+    let claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")))
+    return claims.exp * 1000
+  } catch { return null }
+}
+
+function scheduleRefresh(){
+  clearTimeout(state.refreshTimer)
+  let exp = tokenExpiry(state.token)
+  if(!exp) return
+  let left = exp - Date.now()
+  state.refreshTimer = setTimeout(refreshToken, Math.max(0, left - Math.min(60_000, left / 3)))
+}
+
+async function refreshToken(){
+  try {
+    let {token} = await createSession(state.username)
+    state.token = token
+    if(state.channel) state.channel.push("access_token", {access_token: token})
+  } catch {}
+  scheduleRefresh()
+}
+
 function start(token, username){
   state.username = username
+  state.token = token
   $("me").textContent = username
   $("login-view").hidden = true
   $("timer-view").hidden = false
 
-  let socket = new Socket("/socket", {params: {token}, longPollFallbackMs: 2500})
+  let socket = new Socket("/socket", {params: () => ({token: state.token}), longPollFallbackMs: 2500})
   socket.onOpen(() => setStatus("connected"))
   socket.onError(() => setStatus("connection error, retrying…"))
   socket.onClose(() => setStatus("disconnected, reconnecting…"))
   socket.connect()
   state.socket = socket
+  scheduleRefresh()
   joinTimers()
   $("duration").focus()
 }

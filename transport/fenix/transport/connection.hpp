@@ -29,6 +29,8 @@ enum class close_code : std::uint16_t {
   internal_error = 1011,
   service_restart = 1012,  // server shutting down (drain)
   try_again_later = 1013,  // outbound queue overflow (slow reader)
+  token_expired = 4001,    // the socket's token expired or its refresh
+                           // failed (clients reconnect, fenix's own code)
 };
 
 class connection {
