@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fenix/transport/connection.hpp"
 #include "fenix/transport/http.hpp"
+#include "fenix/transport/tls.hpp"
 
 namespace fenix::transport {
 
@@ -53,6 +55,12 @@ struct server_options {
   // close; a chunk line or the trailers of a chunked body in twice that.
   std::size_t max_http_header = 8 * 1024;
   std::chrono::milliseconds handshake_timeout{10'000};
+  // TLS (https, wss), when tls.enabled(): with tls_port unset the listener
+  // on `port` speaks TLS only; with tls_port set, `port` stays plain and a
+  // second listener on tls_port (0 picks a free one) speaks TLS. Requests
+  // that came over TLS have http_request::secure set.
+  tls_options tls;
+  std::optional<std::uint16_t> tls_port;
 };
 
 /// Live counters of the transport (all connections).
@@ -68,6 +76,8 @@ struct server_stats {
                                       // frames per write)
   std::uint64_t http_refused = 0;     // 400/413/431 answers to bad requests
   std::uint64_t accept_backoffs = 0;  // accept paused at the fd limit
+  std::uint64_t tls_handshakes = 0;   // TLS handshakes completed
+  std::uint64_t tls_handshake_failures = 0;  // bad or timed-out handshakes
 };
 
 using http_handler = std::function<http_response(const http_request&)>;
@@ -104,11 +114,16 @@ public:
   /// Registers the WebSocket endpoint at `path`.
   void websocket(std::string path, upgrade_handler h);
 
-  /// Binds and starts the io threads. Throws std::system_error on failure.
+  /// Binds and starts the io threads. Throws std::system_error on failure,
+  /// std::runtime_error when the TLS options do not load.
   void start();
 
   /// The bound port (after start).
   std::uint16_t port() const;
+
+  /// The bound TLS port (after start): port() when `port` speaks TLS, 0
+  /// without TLS.
+  std::uint16_t tls_port() const;
 
   /// Closes the listener, closes every WebSocket with `code`, and joins the
   /// io threads. Idempotent.
