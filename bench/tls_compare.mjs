@@ -1,5 +1,5 @@
 // TLS against plain for fenix-chat: connect + join rate and RSS per idle
-// connection, ws:// vs wss:// (raw `ws` clients, V2 JSON, room:lobby).
+// connection, ws:// vs wss:// (raw `ws` clients, V2 JSON, one room each).
 // The client runs on the same machine and pays its own handshakes, so the
 // rate is a lower bound of what the server does.
 //
@@ -53,6 +53,13 @@ function startChat(args) {
   })
 }
 
+// The process's user + system CPU time in ms (/proc/PID/stat, clock ticks
+// of 10 ms).
+const cpuMs = pid => {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
+  return (Number(f[11]) + Number(f[12])) * 10
+}
+
 const rssKiB = pid => Number(readFileSync(`/proc/${pid}/status`, "utf8")
   .match(/VmRSS:\s+(\d+)/)[1])
 
@@ -73,13 +80,14 @@ async function token(srv, ca, username) {
   })
 }
 
-// One client: connect, join room:lobby, wait for the ok reply.
-function connectJoin(url, ca) {
+// One client: connect, join its own room (no presence fan-out between the
+// clients), wait for the ok reply.
+function connectJoin(url, ca, i) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, {ca, perMessageDeflate: false})
     const timer = setTimeout(() => reject(new Error("join timeout")), 20000)
     ws.on("open", () => ws.send(JSON.stringify(
-      ["1", "1", "room:lobby", "phx_join", {}])))
+      ["1", "1", `room:bench-${i}`, "phx_join", {}])))
     ws.on("message", d => {
       const m = JSON.parse(d)
       if (m[3] === "phx_reply" && m[1] === "1") {
@@ -97,20 +105,21 @@ async function measure(srv, ca) {
   const url = `${srv.scheme === "https" ? "wss" : "ws"}://127.0.0.1:` +
     `${srv.port}/socket/websocket?vsn=2.0.0&token=${t}`
   const rss0 = rssKiB(srv.proc.pid)
+  const cpu0 = cpuMs(srv.proc.pid)
   const sockets = []
   let next = 0
   const t0 = process.hrtime.bigint()
   await Promise.all(Array.from({length: CONCURRENCY}, async () => {
     while (next < CLIENTS) {
-      next++
-      sockets.push(await connectJoin(url, ca))
+      sockets.push(await connectJoin(url, ca, next++))
     }
   }))
   const secs = Number(process.hrtime.bigint() - t0) / 1e9
+  const cpu = (cpuMs(srv.proc.pid) - cpu0) / CLIENTS
   await new Promise(r => setTimeout(r, 1000))  // let the server settle
   const rss1 = rssKiB(srv.proc.pid)
   for (const ws of sockets) ws.terminate()
-  return {rate: CLIENTS / secs, rssPerConn: (rss1 - rss0) / CLIENTS}
+  return {rate: CLIENTS / secs, cpu, rssPerConn: (rss1 - rss0) / CLIENTS}
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "fenix-tls-bench-"))
@@ -127,7 +136,8 @@ try {
   }
   console.log(`clients ${CLIENTS}, concurrency ${CONCURRENCY}`)
   for (const [name, r] of Object.entries(results))
-    console.log(`${name}: connect+join ${r.rate.toFixed(0)} /s, ` +
+    console.log(`${name}: connect+join ${r.rate.toFixed(0)} /s, server CPU ` +
+      `${r.cpu.toFixed(2)} ms per connect+join, ` +
       `RSS ${r.rssPerConn.toFixed(2)} KiB per idle joined connection`)
   console.log(`tls/plain rate ${(results.tls.rate / results.plain.rate)
     .toFixed(2)}x`)

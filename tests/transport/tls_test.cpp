@@ -117,7 +117,7 @@ std::string tls_get(std::uint16_t port, std::uint16_t& local_port) {
 
 }  // namespace
 
-TEST_CASE("plain and TLS listeners side by side; the request knows which",
+TEST_CASE("plain and TLS listeners side by side, and the request knows which",
           "[transport][tls]") {
   auto o = tls_opts();
   o.tls_port = 0;
