@@ -147,6 +147,20 @@ TEST_CASE("without tls_port the one listener speaks TLS only",
   srv.stop();
 }
 
+TEST_CASE("a large answer crosses the pump whole, before the TLS close",
+          "[transport][tls]") {
+  server srv{tls_opts()};
+  std::string big(3 << 20, 'x');  // many TLS records, many pump rounds
+  for (std::size_t i = 0; i < big.size(); i += 4096)
+    big[i] = static_cast<char>('a' + (i / 4096) % 26);
+  srv.route("GET", "/who",
+            [&](const http_request&) { return http_response::text(200, big); });
+  srv.start();
+  std::uint16_t local = 0;
+  CHECK(body_of(tls_get(srv.port(), local)) == big);
+  srv.stop();
+}
+
 TEST_CASE("a stalled TLS handshake is closed after handshake_timeout",
           "[transport][tls]") {
   auto o = tls_opts();
