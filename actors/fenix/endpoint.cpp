@@ -173,6 +173,8 @@ endpoint::endpoint(caf::actor_system& sys, endpoint_options opts)
   transport::server_options so;
   so.host = ctx_->opts.host;
   so.port = ctx_->opts.port;
+  so.tls = ctx_->opts.tls;
+  so.tls_port = ctx_->opts.tls_port;
   so.io_threads = ctx_->opts.io_threads;
   so.max_frame_size = ctx_->opts.max_frame_size;
   so.max_inbound_bytes = ctx_->opts.max_inbound_bytes;
@@ -331,6 +333,10 @@ std::uint16_t endpoint::port() const {
   return server_->port();
 }
 
+std::uint16_t endpoint::tls_port() const {
+  return server_->tls_port();
+}
+
 int endpoint::run() {
   int fds[2];
   if (::pipe(fds) != 0)
@@ -342,8 +348,9 @@ int endpoint::run() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   start();
-  std::cout << "listening on http://" << ctx_->opts.host << ':' << port()
-            << std::endl;
+  bool tls_only = ctx_->opts.tls.enabled() && !ctx_->opts.tls_port;
+  std::cout << "listening on " << (tls_only ? "https" : "http") << "://"
+            << ctx_->opts.host << ':' << port() << std::endl;
   char b = 0;
   while (::read(fds[0], &b, 1) < 0 && errno == EINTR) {
   }

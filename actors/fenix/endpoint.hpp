@@ -53,8 +53,14 @@ enum class origin_check {
 };
 
 struct endpoint_options {
-  std::string host = "127.0.0.1";           // address to bind
-  std::uint16_t port = 4000;                // 0 picks a free port
+  std::string host = "127.0.0.1";  // address to bind
+  std::uint16_t port = 4000;       // 0 picks a free port
+  // TLS (https, wss) when tls.enabled() (a certificate chain and key, PEM
+  // files or text; client certificates optional): with tls_port unset,
+  // `port` speaks TLS only; with tls_port set (0 picks one), `port` stays
+  // plain and TLS listens on tls_port. See fenix/transport/tls.hpp.
+  transport::tls_options tls;
+  std::optional<std::uint16_t> tls_port;
   std::string socket_path = "/socket";      // WebSocket at /socket/websocket
                                             // (empty: no Phoenix socket)
   std::size_t max_frame_size = 10'000'000;  // larger frames close with 1009
@@ -270,6 +276,10 @@ public:
 
   /// The bound port (after start()).
   std::uint16_t port() const;
+
+  /// The bound TLS port (after start()): port() when it speaks TLS, the
+  /// tls_port listener's when side by side, 0 without TLS.
+  std::uint16_t tls_port() const;
 
   /// start(), print the listening line, wait for SIGINT/SIGTERM, stop().
   /// Returns the process exit code (0).

@@ -2,7 +2,9 @@
 #include "fenix/log.hpp"
 
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -66,7 +68,59 @@ void print_help(const std::string& app, std::uint16_t port) {
     << d.connect_rate << ") and\n"
     << "  --connect-burst N  in one burst (default " << d.connect_burst
     << "): then HTTP 429\n"
+    << "TLS (https and wss on --port instead of http and ws):\n"
+    << "  --tls-cert FILE    PEM certificate chain (leaf first)\n"
+    << "  --tls-key FILE     its PEM private key (both together)\n"
+    << "  --tls-client-ca FILE  verify client certificates against this CA\n"
+    << "  --tls-client-verify require|request  (default require)\n"
     << "  --help             this text\n";
+}
+
+// The TLS flags, into the endpoint options; false: not a TLS flag. An
+// invalid value sets `error`.
+bool tls_flag(app_flags& f, const std::string& flag, const std::string& value,
+              std::string& error) {
+  auto& t = f.limits.tls;
+  if (flag == "--tls-cert")
+    t.cert_chain_file = value;
+  else if (flag == "--tls-key")
+    t.key_file = value;
+  else if (flag == "--tls-client-ca")
+    t.client_ca_file = value;
+  else if (flag == "--tls-client-verify" && value == "require")
+    f.tls_client_verify = transport::client_cert_mode::require;
+  else if (flag == "--tls-client-verify" && value == "request")
+    f.tls_client_verify = transport::client_cert_mode::request;
+  else if (flag == "--tls-client-verify")
+    error = "invalid --tls-client-verify (require or request): " + value;
+  else
+    return false;
+  return true;
+}
+
+// Both files or neither, and they load; "" when fine.
+std::string check_tls(app_flags& f) {
+  auto& t = f.limits.tls;
+  if (t.cert_chain_file.empty() != t.key_file.empty())
+    return "--tls-cert and --tls-key go together";
+  if (!t.client_ca_file.empty() && t.cert_chain_file.empty())
+    return "--tls-client-ca needs --tls-cert and --tls-key";
+  if (t.cert_chain_file.empty())
+    return {};
+  for (auto [flag, file] : {std::pair{"--tls-cert", &t.cert_chain_file},
+                            std::pair{"--tls-key", &t.key_file},
+                            std::pair{"--tls-client-ca", &t.client_ca_file}})
+    if (!file->empty() && !std::ifstream{*file})
+      return std::string{"cannot read "} + flag + " " + *file + ": "
+             + std::strerror(errno);
+  if (!t.client_ca_file.empty())
+    t.client_certs = f.tls_client_verify;
+  try {
+    transport::check_tls_options(t);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return {};
 }
 
 bool parse_rate(const std::string& s, double& out) {
@@ -234,6 +288,9 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
     } else if (flag == "--gossip-period") {
       if (!parse_ms(value, f.gossip))
         return fail("invalid --gossip-period (milliseconds): " + value);
+    } else if (std::string err; tls_flag(f, flag, value, err)) {
+      if (!err.empty())
+        return fail(err);
     } else if (auto* rate = rate_flag(f, flag)) {
       if (!parse_rate(value, *rate))
         return fail("invalid " + flag + " (a number >= 0): " + value);
@@ -254,6 +311,8 @@ app_flags parse_flags(int argc, char** argv, const std::string& app,
       return fail(std::string{"cluster: "} + e.what());
     }
   }
+  if (auto err = check_tls(f); !err.empty())
+    return fail(err);
   if (f.secret.empty()) {
     if (const char* env = std::getenv("FENIX_SECRET"); env && *env) {
       f.secret = env;

@@ -53,6 +53,9 @@ struct app_flags {
   // The endpoint options flags set as they are (the rate limits); their
   // defaults are endpoint_options' own.
   endpoint_options limits;
+  // --tls-client-verify (applies with --tls-client-ca)
+  transport::client_cert_mode tls_client_verify =
+    transport::client_cert_mode::require;
 
   bool clustered() const { return node_port != 0; }
 };

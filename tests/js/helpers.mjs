@@ -126,17 +126,19 @@ export async function startProcess(bin, args, name = path.basename(bin)) {
     proc.stdout.on("data", d => {
       stdout += d
       if (stdout.length > 200_000) stdout = stdout.slice(-100_000)
-      const m = stdout.match(/listening on (?:http|ws):\/\/127\.0\.0\.1:(\d+)/)
-      if (m) resolve(Number(m[1]))
+      const m = stdout.match(/listening on (https?|wss?):\/\/127\.0\.0\.1:(\d+)/)
+      if (m) resolve({secure: m[1] === "https" || m[1] === "wss",
+        port: Number(m[2])})
     })
     proc.once("error", reject)
     exited.then(({code, signal}) => reject(new Error(
       `${name} exited (code ${code}, signal ${signal}) before ` +
       `listening; stderr:\n${stderr}`)))
   })
-  let port
+  let port, secure
   try {
-    port = await waitFor(listening, 10_000, `${name}'s listening line`)
+    ;({port, secure} =
+      await waitFor(listening, 10_000, `${name}'s listening line`))
   } catch (e) {
     proc.kill("SIGKILL")
     throw e
@@ -148,9 +150,10 @@ export async function startProcess(bin, args, name = path.basename(bin)) {
     exited,
     get stderr() { return stderr },
     get stdout() { return stdout },
-    httpUrl: `http://127.0.0.1:${port}`,
+    secure,  // the line said https (wss)
+    httpUrl: `${secure ? "https" : "http"}://127.0.0.1:${port}`,
     /// ws://127.0.0.1:PORT/socket, the official client's endPoint.
-    endPoint: `ws://127.0.0.1:${port}/socket`,
+    endPoint: `${secure ? "wss" : "ws"}://127.0.0.1:${port}/socket`,
     /// The WebSocket URL with query params (vsn=2.0.0 unless given; pass
     /// vsn: null to omit it).
     wsUrl(params = {}) {
@@ -160,7 +163,8 @@ export async function startProcess(bin, args, name = path.basename(bin)) {
         .map(([k, v]) =>
           `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
         .join("&")
-      return `ws://127.0.0.1:${port}/socket/websocket${q ? "?" + q : ""}`
+      return `${secure ? "wss" : "ws"}://127.0.0.1:${port}/socket/websocket` +
+        (q ? "?" + q : "")
     },
     /// SIGTERM; resolves {code, signal}. SIGKILL if not gone within `ms`
     /// (then signal is "SIGKILL", which an exit-code check catches).

@@ -27,6 +27,9 @@ struct http_request {
   std::string body;
   std::string peer_address;
   std::uint16_t peer_port = 0;
+  bool secure = false;         // came over TLS (https, wss)
+  std::string client_subject;  // TLS: the verified client certificate's
+                               // subject ("/CN=..."), or ""
 
   /// The first value of a header, or "" (name in lower case).
   std::string header(std::string_view name) const;

@@ -26,6 +26,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "fenix/log.hpp"
+#include "fenix/transport/tls_terminator.hpp"
 #include "fenix/transport/ws/io_worker.hpp"
 
 namespace fenix::transport {
@@ -62,7 +63,8 @@ int status_for_parse_error(beast::error_code ec) {
 // -- HTTP session ---------------------------------------------------------------
 
 http_request to_request(const http::request<http::string_body>& req,
-                        const tcp::socket& sock) {
+                        const tcp::socket& sock,
+                        const std::optional<peer_origin>& origin) {
   http_request r;
   r.method = std::string{req.method_string()};
   r.target = std::string{req.target()};
@@ -77,6 +79,13 @@ http_request to_request(const http::request<http::string_body>& req,
     r.headers.emplace(std::move(name), std::string{f.value()});
   }
   r.body = req.body();
+  if (origin) {  // a TLS connection, served through a socketpair
+    r.peer_address = origin->address;
+    r.peer_port = origin->port;
+    r.secure = origin->secure;
+    r.client_subject = origin->client_subject;
+    return r;
+  }
   beast::error_code ec;
   auto ep = sock.remote_endpoint(ec);
   if (!ec) {
@@ -89,10 +98,12 @@ http_request to_request(const http::request<http::string_body>& req,
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
   http_session(tcp::socket&& sock, io_worker& w,
-               std::shared_ptr<shared_state> st)
+               std::shared_ptr<shared_state> st,
+               std::optional<peer_origin> origin = std::nullopt)
     : stream_(std::move(sock)),
       worker_(&w),
-      state_(std::move(st)) {}
+      state_(std::move(st)),
+      origin_(std::move(origin)) {}
 
   void run() { do_read(); }
 
@@ -143,6 +154,8 @@ private:
   }
 
   std::string peer() const {
+    if (origin_)
+      return origin_->address;
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     return ec ? std::string{"?"} : ep.address().to_string();
@@ -152,7 +165,7 @@ private:
     if (ec)
       return on_error(ec);
     auto req = parser_->release();
-    auto info = to_request(req, stream_.socket());
+    auto info = to_request(req, stream_.socket(), origin_);
     if (auto* h = upgrade_route(info.path, req))
       return on_websocket(*h, std::move(req), std::move(info));
     for (auto& [path, h] : state_->async_routes)
@@ -359,70 +372,112 @@ private:
   std::shared_ptr<shared_state> state_;
   beast::flat_buffer buffer_{2 * state_->opts.max_http_header};
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<peer_origin> origin_;  // set: not the socket's own peer
 };
 
 }  // namespace
 
+void adopt_connection(tcp::socket sock, io_worker& w,
+                      std::shared_ptr<shared_state> st, peer_origin origin) {
+  std::make_shared<http_session>(std::move(sock), w, std::move(st),
+                                 std::move(origin))
+    ->run();
+}
+
 // -- server -----------------------------------------------------------------------
 
-struct server::impl {
-  std::vector<std::unique_ptr<io_worker>> workers;  // one per io thread
-  std::optional<tcp::acceptor> acceptor;            // on workers[0]
-  std::shared_ptr<shared_state> state = std::make_shared<shared_state>();
-  std::vector<std::thread> threads;
-  std::size_t next_worker = 0;
+// One listening socket: plain, or TLS (its connections go through the
+// terminator first).
+struct listener {
+  std::optional<tcp::acceptor> acceptor;  // on workers[0]
+  tls_terminator* tls = nullptr;          // null: plain
   std::uint16_t port = 0;
-  bool started = false;
-  bool stopped = false;
-
   // At the fd limit (EMFILE/ENFILE) accepting fails at once, again and
   // again: back off (10 ms doubling to 1 s) instead of spinning, log once
   // per interval, and keep serving the connections that exist.
   std::optional<net::steady_timer> accept_timer;
   std::chrono::milliseconds accept_backoff{0};
+};
 
-  void on_accept_error(beast::error_code ec) {
+struct server::impl {
+  std::unique_ptr<tls_terminator> tls;  // outlives the workers' handlers
+  std::vector<std::unique_ptr<io_worker>> workers;  // one per io thread
+  std::vector<std::unique_ptr<listener>> listeners;
+  std::shared_ptr<shared_state> state = std::make_shared<shared_state>();
+  std::vector<std::thread> threads;
+  std::size_t next_worker = 0;
+  bool started = false;
+  bool stopped = false;
+
+  void on_accept_error(listener& l, beast::error_code ec) {
     if (ec != net::error::no_descriptors && ec != net::error::no_buffer_space
         && ec != net::error::no_memory && ec.value() != ENFILE) {
       if (ec != net::error::operation_aborted)
         fail(ec, "accept");
-      return do_accept();
+      return do_accept(l);
     }
     ++state->stats.accept_backoffs;
-    accept_backoff =
+    l.accept_backoff =
       std::min(std::chrono::milliseconds{1000},
-               std::max(std::chrono::milliseconds{10}, accept_backoff * 2));
+               std::max(std::chrono::milliseconds{10}, l.accept_backoff * 2));
     log::limited(log_level::error, "accept backoff",
                  "cannot accept connections (", ec.message(), "): retrying in ",
-                 accept_backoff.count(), " ms");
-    if (!accept_timer)
-      accept_timer.emplace(workers[0]->ioc);
-    accept_timer->expires_after(accept_backoff);
-    accept_timer->async_wait([this](beast::error_code tec) {
-      if (!tec && acceptor->is_open())
-        do_accept();
+                 l.accept_backoff.count(), " ms");
+    if (!l.accept_timer)
+      l.accept_timer.emplace(workers[0]->ioc);
+    l.accept_timer->expires_after(l.accept_backoff);
+    l.accept_timer->async_wait([this, &l](beast::error_code tec) {
+      if (!tec && l.acceptor->is_open())
+        do_accept(l);
     });
   }
 
-  void do_accept() {
+  void do_accept(listener& l) {
     auto& w = *workers[next_worker++ % workers.size()];
-    acceptor->async_accept(
-      w.ioc, [this, &w](beast::error_code ec, tcp::socket sock) {
+    l.acceptor->async_accept(
+      w.ioc, [this, &l, &w](beast::error_code ec, tcp::socket sock) {
         if (ec) {
-          if (!acceptor->is_open())
+          if (!l.acceptor->is_open())
             return;
-          return on_accept_error(ec);
-        } else {
-          accept_backoff = std::chrono::milliseconds{0};
-          beast::error_code ignored;
-          sock.set_option(tcp::no_delay{true}, ignored);
-          // The session runs on its worker's thread from the first byte on.
-          net::post(w.ioc, [this, &w, sock = std::move(sock)]() mutable {
-            std::make_shared<http_session>(std::move(sock), w, state)->run();
-          });
+          return on_accept_error(l, ec);
         }
-        do_accept();
+        l.accept_backoff = std::chrono::milliseconds{0};
+        beast::error_code ignored;
+        sock.set_option(tcp::no_delay{true}, ignored);
+        // The session runs on its worker's thread from the first byte on.
+        net::post(w.ioc, [this, &l, &w, sock = std::move(sock)]() mutable {
+          if (l.tls)
+            return l.tls->serve(std::move(sock), w, state);
+          std::make_shared<http_session>(std::move(sock), w, state)->run();
+        });
+        do_accept(l);
       });
+  }
+
+  void listen(std::uint16_t port, tls_terminator* t) {
+    auto& o = state->opts;
+    tcp::endpoint ep{net::ip::make_address(o.host), port};
+    auto l = std::make_unique<listener>();
+    l->tls = t;
+    l->acceptor.emplace(workers[0]->ioc);
+    auto& acc = *l->acceptor;
+    acc.open(ep.protocol());
+    acc.set_option(net::socket_base::reuse_address(true));
+    acc.bind(ep);
+    acc.listen(net::socket_base::max_listen_connections);
+    l->port = acc.local_endpoint().port();
+    listeners.push_back(std::move(l));
+  }
+
+  // `port` plain or TLS, and a TLS listener on tls_port when set.
+  void listen_all() {
+    auto& o = state->opts;
+    if (o.tls.enabled())
+      tls = std::make_unique<tls_terminator>(o.tls);
+    bool side_by_side = tls && o.tls_port.has_value();
+    listen(o.port, side_by_side ? nullptr : tls.get());
+    if (side_by_side)
+      listen(*o.tls_port, tls.get());
   }
 };
 
@@ -461,19 +516,12 @@ void server::websocket_prefix(std::string prefix, upgrade_handler h) {
 
 void server::start() {
   auto& o = impl_->state->opts;
-  auto addr = net::ip::make_address(o.host);
-  tcp::endpoint ep{addr, o.port};
   for (int i = 0; i < std::max(1, o.io_threads); ++i)
     impl_->workers.push_back(std::make_unique<io_worker>());
-  impl_->acceptor.emplace(impl_->workers[0]->ioc);
-  auto& acc = *impl_->acceptor;
-  acc.open(ep.protocol());
-  acc.set_option(net::socket_base::reuse_address(true));
-  acc.bind(ep);
-  acc.listen(net::socket_base::max_listen_connections);
-  impl_->port = acc.local_endpoint().port();
+  impl_->listen_all();
   impl_->started = true;
-  impl_->do_accept();
+  for (auto& l : impl_->listeners)
+    impl_->do_accept(*l);
   for (auto& w : impl_->workers)
     impl_->threads.emplace_back([ioc = &w->ioc] {
       auto guard = net::make_work_guard(*ioc);  // idle threads keep waiting
@@ -496,7 +544,14 @@ void server::start() {
 }
 
 std::uint16_t server::port() const {
-  return impl_->port;
+  return impl_->listeners.empty() ? 0 : impl_->listeners.front()->port;
+}
+
+std::uint16_t server::tls_port() const {
+  for (auto& l : impl_->listeners)
+    if (l->tls)
+      return l->port;
+  return 0;
 }
 
 // Closes the WebSockets with `code`, drain_batch_size of them per
@@ -536,7 +591,8 @@ void server::stop(close_code code) {
   st.stopping.store(true);
   net::post(impl_->workers[0]->ioc, [this] {
     beast::error_code ignored;
-    impl_->acceptor->close(ignored);
+    for (auto& l : impl_->listeners)
+      l->acceptor->close(ignored);
   });
   drain(st, st.opts, code);
   for (auto& w : impl_->workers)
@@ -548,12 +604,17 @@ void server::stop(close_code code) {
 
 server_stats server::stats() const {
   auto& s = impl_->state->stats;
-  return {s.connections.load(),  s.connections_total.load(),
-          s.frames_in.load(),    s.frames_out.load(),
-          s.bytes_out.load(),    s.frames_dropped.load(),
-          s.slow_closes.load(),  s.writes.load(),
-          s.http_refused.load(), s.accept_backoffs.load(),
-          s.deflates.load(),     s.frames_deflated.load()};
+  server_stats r{s.connections.load(),  s.connections_total.load(),
+                 s.frames_in.load(),    s.frames_out.load(),
+                 s.bytes_out.load(),    s.frames_dropped.load(),
+                 s.slow_closes.load(),  s.writes.load(),
+                 s.http_refused.load(), s.accept_backoffs.load(),
+                 s.deflates.load(),     s.frames_deflated.load()};
+  if (auto& t = impl_->tls) {
+    r.tls_handshakes = t->stats().handshakes.load();
+    r.tls_handshake_failures = t->stats().handshake_failures.load();
+  }
+  return r;
 }
 
 }  // namespace fenix::transport

@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fenix/transport/connection.hpp"
 #include "fenix/transport/http.hpp"
+#include "fenix/transport/tls.hpp"
 
 namespace fenix::transport {
 
@@ -69,6 +71,12 @@ struct server_options {
   // connections hold no compression state.
   bool compress = false;
   std::size_t compress_min_size = 128;  // smaller messages go uncompressed
+  // TLS (https, wss), when tls.enabled(): with tls_port unset the listener
+  // on `port` speaks TLS only; with tls_port set, `port` stays plain and a
+  // second listener on tls_port (0 picks a free one) speaks TLS. Requests
+  // that came over TLS have http_request::secure set.
+  tls_options tls;
+  std::optional<std::uint16_t> tls_port;
 };
 
 /// Live counters of the transport (all connections).
@@ -86,6 +94,8 @@ struct server_stats {
   std::uint64_t accept_backoffs = 0;  // accept paused at the fd limit
   std::uint64_t deflates = 0;         // compressions run (a broadcast: one)
   std::uint64_t frames_deflated = 0;  // frames sent compressed
+  std::uint64_t tls_handshakes = 0;   // TLS handshakes completed
+  std::uint64_t tls_handshake_failures = 0;  // bad or timed-out handshakes
 };
 
 using http_handler = std::function<http_response(const http_request&)>;
@@ -127,11 +137,16 @@ public:
   /// requests there still go to the HTTP routes.
   void websocket_prefix(std::string prefix, upgrade_handler h);
 
-  /// Binds and starts the io threads. Throws std::system_error on failure.
+  /// Binds and starts the io threads. Throws std::system_error on failure,
+  /// std::runtime_error when the TLS options do not load.
   void start();
 
   /// The bound port (after start).
   std::uint16_t port() const;
+
+  /// The bound TLS port (after start): port() when `port` speaks TLS, 0
+  /// without TLS.
+  std::uint16_t tls_port() const;
 
   /// Closes the listener, closes every WebSocket with `code` (in batches:
   /// server_options::drain_*), and joins the io threads. Idempotent.
