@@ -354,3 +354,34 @@ test("Phoenix socket: a heartbeat and a close in one write get the reply first",
       await server.stop()
     }
   })
+
+// -- permessage-deflate (example-ws_echo --compress) --------------------------
+
+test("ws_echo --compress: negotiates permessage-deflate and echoes text " +
+  "and binary, small and 4 MiB, compressed both ways", async () => {
+  const z = await startProcess(ECHO_BIN, ["--port", "0", "--compress"],
+    "example-ws_echo --compress")
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${z.port}/any/path`,
+      {perMessageDeflate: {threshold: 0}})
+    await waitFor(new Promise((res, rej) => {
+      ws.once("open", res)
+      ws.once("error", rej)
+    }), 3000, "the compressed echo to open")
+    assert.match(ws.extensions, /permessage-deflate/)
+    const echoOf = data => new Promise(resolve =>
+      ws.once("message", (d, binary) => resolve({d: Buffer.from(d), binary})))
+    const big = Buffer.alloc(4 * MiB, "fenix compresses well ")
+    for (const [data, binary] of [["héllo", false], [big.toString(), false],
+      [Buffer.from([0, 1, 2, 255]), true], [big, true]]) {
+      const got = echoOf(data)
+      ws.send(data, {binary})
+      const {d, binary: isBinary} = await waitFor(got, 5000, "the echo")
+      assert.equal(isBinary, binary)
+      assert.ok(d.equals(Buffer.from(data)), "echoed unchanged")
+    }
+    ws.close(1000)
+  } finally {
+    await z.stop()
+  }
+})
