@@ -554,34 +554,6 @@ std::uint16_t server::tls_port() const {
   return 0;
 }
 
-// Closes the WebSockets with `code`, drain_batch_size of them per
-// drain_interval, then waits for their close handshakes; gives up at
-// drain_timeout. Sessions that start meanwhile close themselves (stopping).
-static void drain(shared_state& st, const server_options& o, close_code code) {
-  using clock = std::chrono::steady_clock;
-  auto deadline = clock::now() + o.drain_timeout;
-  auto batch = std::max<std::size_t>(o.drain_batch_size, 1);
-  std::unordered_set<ws::ws_session*> told;
-  std::unique_lock<std::mutex> guard{st.mtx};
-  auto gone = [&] { return st.sessions.empty(); };
-  for (;;) {
-    std::size_t n = 0;
-    for (auto* s : st.sessions)
-      if (n < batch && told.insert(s).second) {
-        ws::post_close(s, code);
-        ++n;
-      }
-    bool all_told = n < batch;
-    auto until =
-      all_told ? deadline : std::min(deadline, clock::now() + o.drain_interval);
-    if (st.sessions_cv.wait_until(guard, until, gone)
-        || clock::now() >= deadline)
-      return;
-    if (all_told)
-      return;
-  }
-}
-
 void server::stop(close_code code) {
   if (!impl_->started || impl_->stopped)
     return;
@@ -594,7 +566,7 @@ void server::stop(close_code code) {
     for (auto& l : impl_->listeners)
       l->acceptor->close(ignored);
   });
-  drain(st, st.opts, code);
+  ws::drain_sessions(st, code);
   for (auto& w : impl_->workers)
     w->ioc.stop();
   for (auto& t : impl_->threads)

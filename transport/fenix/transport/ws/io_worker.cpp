@@ -3,7 +3,9 @@
 
 #include "fenix/transport/ws/io_worker.hpp"
 
+#include <algorithm>
 #include <iterator>
+#include <unordered_set>
 
 #include <boost/asio/post.hpp>
 
@@ -161,6 +163,35 @@ void io_worker::drain() {
     s->flush();
   }
   // `items` releases the sessions here, on the io thread.
+}
+
+// Closes the WebSockets with `code`, drain_batch_size of them per
+// drain_interval, then waits for their close handshakes; gives up at
+// drain_timeout. Sessions that start meanwhile close themselves (stopping).
+void drain_sessions(shared_state& st, close_code code) {
+  auto& o = st.opts;
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::now() + o.drain_timeout;
+  auto batch = std::max<std::size_t>(o.drain_batch_size, 1);
+  std::unordered_set<ws::ws_session*> told;
+  std::unique_lock<std::mutex> guard{st.mtx};
+  auto gone = [&] { return st.sessions.empty(); };
+  for (;;) {
+    std::size_t n = 0;
+    for (auto* s : st.sessions)
+      if (n < batch && told.insert(s).second) {
+        ws::post_close(s, code);
+        ++n;
+      }
+    bool all_told = n < batch;
+    auto until =
+      all_told ? deadline : std::min(deadline, clock::now() + o.drain_interval);
+    if (st.sessions_cv.wait_until(guard, until, gone)
+        || clock::now() >= deadline)
+      return;
+    if (all_told)
+      return;
+  }
 }
 
 }  // namespace fenix::transport::ws

@@ -104,4 +104,8 @@ void start_ws_session(tcp::socket sock, io_worker& w,
 /// (the session is then still alive, or expiring and ignored).
 void post_close(ws_session* s, close_code code);
 
+/// Closes every session with `code` in batches (opts.drain_batch_size per
+/// drain_interval) and waits for them, at most opts.drain_timeout.
+void drain_sessions(shared_state& st, close_code code);
+
 }  // namespace fenix::transport::ws
