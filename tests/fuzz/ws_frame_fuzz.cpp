@@ -1,6 +1,7 @@
 // WebSocket frame reader (transport/ws_frame.hpp). Input: byte 0 picks the
 // message size limit (1 + 8 * b, so that 1009 is reachable), byte 1 seeds the
-// split points, the rest is the client-to-server byte stream. The stream is
+// split points and, when odd, turns permessage-deflate on (RSV1 frames are
+// inflated), the rest is the client-to-server byte stream. The stream is
 // fed once whole and once in pseudo-random chunks of 1..32 bytes; both must
 // give the same events (the reader claims any split is equivalent). Checks:
 // buffered() stays within the limit plus one frame header and control frame,
@@ -29,8 +30,11 @@ using namespace fenix::transport::ws;
 namespace {
 
 std::vector<ws_event> run(std::string_view in, std::size_t limit,
-                          std::uint32_t seed) {
+                          std::uint32_t seed, bool deflate) {
+  deflate_workspace ws;  // each run its own shared inflater
   frame_reader rd{limit};
+  if (deflate)
+    rd.enable_deflate(ws);
   std::vector<ws_event> out;
   while (!in.empty()) {
     std::size_t n = in.size();
@@ -53,8 +57,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     return 0;
   std::size_t limit = 1 + 8 * std::size_t{data[0]};
   std::string_view in{reinterpret_cast<const char*>(data) + 2, size - 2};
-  auto whole = run(in, limit, 0);
-  FUZZ_CHECK(run(in, limit, 0x9E3779B9u * (data[1] + 1u)) == whole);
+  bool deflate = (data[1] & 1) != 0;
+  auto whole = run(in, limit, 0, deflate);
+  FUZZ_CHECK(run(in, limit, 0x9E3779B9u * (data[1] + 1u), deflate) == whole);
   bool errored = false;
   for (std::size_t i = 0; i < whole.size(); ++i) {
     auto& e = whole[i];
