@@ -448,6 +448,12 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
     out += metric("fenix_accept_backoffs_total",
                   "Times accepting paused at the file descriptor limit",
                   s.accept_backoffs, "counter");
+    out += metric("fenix_deflates_total",
+                  "permessage-deflate compressions (a broadcast: one)",
+                  s.deflates, "counter");
+    out += metric("fenix_frames_deflated_total",
+                  "Frames sent compressed (permessage-deflate)",
+                  s.frames_deflated, "counter");
     out += metric("fenix_cluster_nodes",
                   "Nodes in the cluster as seen from here (this one included)",
                   node ? node->nodes() : 1);

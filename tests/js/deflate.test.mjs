@@ -324,6 +324,14 @@ test("fenix-chat --compress negotiates permessage-deflate; without it, not",
       assert.match(c.ws.extensions, want)
       const r = await c.join("room:lobby", "1")
       assert.equal(r[4].status, "ok")
+      // A 1 KB message comes back compressed (counted in /metrics) or not.
+      c.send(["1", "2", "room:lobby", "new_msg", {body: "z".repeat(1000)}])
+      await c.take(f => f[3] === "new_msg" && f[1] === null, 3000)
+      const metrics = await (await fetch(`${app.httpUrl}/metrics`)).text()
+      const deflated = Number(metrics.match(
+        /^fenix_frames_deflated_total (\d+)$/m)?.[1])
+      if (args.length) assert.ok(deflated >= 1, metrics)
+      else assert.equal(deflated, 0)
       c.close()
       await c.waitClose()
     }
