@@ -31,7 +31,6 @@ using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
-using count_atom = caf::atom_constant<caf::atom("count")>;
 using track_atom = caf::atom_constant<caf::atom("track")>;
 using update_atom = caf::atom_constant<caf::atom("update")>;
 using untrack_atom = caf::atom_constant<caf::atom("untrack")>;

@@ -315,11 +315,6 @@ caf::behavior shard_fn(shard_actor* self, std::shared_ptr<pubsub_stats> stats,
     [=](publish_atom, const caf::actor_addr& from, const broadcast_ptr& b) {
       dispatch(self, from, b);
     },
-    [=](count_atom, const std::string& topic) -> std::size_t {
-      auto& st = self->state;
-      auto i = st.topics.find(topic);
-      return i == st.topics.end() ? 0 : i->second.size();
-    },
   };
 }
 
