@@ -3,16 +3,13 @@
 // fenix's RFC 6455 framing with a conformance suite or `ws`.
 //
 //   build/bin/example-ws_echo --port 9001 [--host 127.0.0.1] [--compress]
-//   # listening on ws://127.0.0.1:9001
+//   # listening on http://127.0.0.1:9001  (WebSocket on any path)
 //
 // Messages up to 16 MiB (max_frame_size; larger ones close with 1009).
 
-#include <cerrno>
-#include <csignal>
 #include <cstdint>
 #include <iostream>
 #include <string>
-#include <unistd.h>
 
 #include <caf/all.hpp>
 
@@ -64,40 +61,14 @@ fenix::websocket_handler echo_handler() {
   return h;
 }
 
-// SIGINT/SIGTERM wake main through a pipe (the handler only writes).
-int stop_pipe[2] = {-1, -1};
-
-extern "C" void on_stop_signal(int) {
-  char b = 1;
-  [[maybe_unused]] auto n = ::write(stop_pipe[1], &b, 1);
-}
-
-void wait_for_stop_signal() {
-  char b = 0;
-  while (::read(stop_pipe[0], &b, 1) < 0 && errno == EINTR) {
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   auto f = parse(argc, argv);
-  if (::pipe(stop_pipe) != 0)
-    return 1;
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
   caf::actor_system_config cfg;
   fenix::configure_scheduler(cfg);
   caf::actor_system sys{cfg};
   fenix::endpoint ep{sys, f.opts};
   ep.websocket_prefix("/", echo_handler());
-  ep.start();
-  std::cout << "listening on ws://" << f.opts.host << ':' << ep.port()
-            << std::endl;
-  wait_for_stop_signal();
-  ep.stop();
-  return 0;
+  return ep.run();  // "listening on http://HOST:PORT", until SIGINT/SIGTERM
 }

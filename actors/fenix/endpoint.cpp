@@ -337,7 +337,8 @@ std::uint16_t endpoint::tls_port() const {
   return server_->tls_port();
 }
 
-int endpoint::run() {
+int endpoint::run(const std::function<void()>& before_stop,
+                  const std::function<void()>& after_stop) {
   int fds[2];
   if (::pipe(fds) != 0)
     throw std::system_error(errno, std::generic_category(), "pipe");
@@ -355,7 +356,11 @@ int endpoint::run() {
   while (::read(fds[0], &b, 1) < 0 && errno == EINTR) {
   }
   log::info("shutting down");
+  if (before_stop)
+    before_stop();
   stop();
+  if (after_stop)
+    after_stop();
   signal_fd = -1;
   ::close(fds[0]);
   ::close(fds[1]);

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -282,8 +283,11 @@ public:
   std::uint16_t tls_port() const;
 
   /// start(), print the listening line, wait for SIGINT/SIGTERM, stop().
-  /// Returns the process exit code (0).
-  int run();
+  /// Returns the process exit code (0). `before_stop` runs once the signal
+  /// came, while every client is still connected (e.g. to freeze state
+  /// that departures would change); `after_stop` once they are closed.
+  int run(const std::function<void()>& before_stop = {},
+          const std::function<void()>& after_stop = {});
 
   /// Closes every client with 1012 and stops the listener. Idempotent.
   void stop();

@@ -2,15 +2,12 @@
 // 2019 Phoenix Channels + Presence workshop. The contract is docs/apps.md;
 // run it with `make run APP=pointing`.
 //
-// Shutdown differs from the other apps' ep.run() in one step: before the
-// sockets are closed, the rooms are frozen, so members leaving because the
-// server stops do not discard the votes a restart should find again.
+// Shutdown adds one step to ep.run(): before the sockets are closed, the
+// rooms are frozen, so members leaving because the server stops do not
+// discard the votes a restart should find again.
 
-#include <csignal>
-#include <cerrno>
 #include <iostream>
 #include <memory>
-#include <unistd.h>
 
 #include <caf/all.hpp>
 
@@ -24,31 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int signal_pipe[2] = {-1, -1};
-
-void on_signal(int) {
-  char b = 1;
-  auto n = ::write(signal_pipe[1], &b, 1);
-  static_cast<void>(n);
-}
-
-// SIGINT/SIGTERM write to a pipe the main thread waits on.
-void catch_signals() {
-  if (::pipe(signal_pipe) != 0)
-    throw std::system_error(errno, std::generic_category(), "pipe");
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-void wait_for_signal() {
-  char b = 0;
-  while (::read(signal_pipe[0], &b, 1) < 0 && errno == EINTR) {
-  }
-}
-
 // Asks `whom` and waits (bounded) for its answer.
 template <class Atom>
 void ask(caf::actor_system& sys, const caf::actor& whom, Atom what) {
@@ -59,23 +31,6 @@ void ask(caf::actor_system& sys, const caf::actor& whom, Atom what) {
                std::cerr << "fenix-pointing: shutdown step failed: "
                          << caf::to_string(e) << '\n';
              });
-}
-
-// ep.run(), with the rooms frozen before the sockets close and the store
-// synced after.
-int serve(fenix::endpoint& ep, const fenix::apps::app_flags& flags,
-          const caf::actor& registry) {
-  using namespace fenix::apps::pointing;
-  catch_signals();
-  ep.start();
-  std::cout << "listening on http://" << flags.host << ':' << ep.port()
-            << std::endl;
-  wait_for_signal();
-  fenix::log::info("shutting down");
-  ask(ep.system(), registry, freeze_atom::value);
-  ep.stop();
-  ask(ep.system(), registry, sync_atom::value);
-  return 0;
 }
 
 }  // namespace
@@ -110,7 +65,10 @@ int main(int argc, char** argv) {
       return pointing::pointing_channel(self, registry);
     });
     try {
-      rc = serve(ep, flags, registry);
+      // The rooms are frozen before the sockets close (members leaving
+      // because the server stops keep their votes), the store synced after.
+      rc = ep.run([&] { ask(sys, registry, pointing::freeze_atom::value); },
+                  [&] { ask(sys, registry, pointing::sync_atom::value); });
     } catch (const std::exception& e) {
       std::cerr << "fenix-pointing: " << e.what() << '\n';
       rc = 1;
