@@ -461,13 +461,13 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
       200, "text/plain; version=0.0.4; charset=utf-8", std::move(out), {}};
   });
   // The page: from --static-dir if given, else the copy embedded at build
-  // time (phoenix.mjs too, unless the directory has its own).
+  // time (phoenix.mjs and session.js too, unless the directory has its own).
   auto dir = flags.static_dir;
   auto app = flags.app;
   auto page = [dir, app](const std::string& name) {
     if (!dir.empty()) {
       auto r = serve_file(dir + "/" + name);
-      if (r.status != 404 || name != "phoenix.mjs")
+      if (r.status != 404 || (name != "phoenix.mjs" && name != "session.js"))
         return r;
     }
     auto* f = find_embedded(app, name);

@@ -1,12 +1,14 @@
 // The pages fall back to long poll (longPollFallbackMs): in headless
 // chromium with window.WebSocket removed, with WebSocket connections that
 // fail at once, and with ones that hang, the chat and timer pages still
-// work, over /socket/longpoll, next to a page on a WebSocket.
+// work, over /socket/longpoll, next to a page on a WebSocket. And the pages
+// refresh their session token before it expires.
 
 import {test, before, after} from "node:test"
 import assert from "node:assert/strict"
 import net from "node:net"
 import {startApp} from "./app_helpers.mjs"
+import {waitFor} from "./helpers.mjs"
 import {skip, launchBrowser, openPage, closePages, login, waitOnline,
   waitMessage} from "./browser_helpers.mjs"
 
@@ -122,3 +124,38 @@ test("long-poll fallback: the timer page works with WebSocket failing",
         `fenix-timer exit; stderr: ${app.stderr}`)
     }
   })
+
+// -- token refresh (apps/common/static/session.js) -----------------------------
+
+test("the chat page keeps its socket past its token's exp by pushing fresh " +
+  "tokens (--token-ttl 3)", {skip, timeout: 60_000}, async () => {
+  const app = await startApp("chat", {args: ["--token-ttl", "3"]})
+  let page
+  try {
+    page = await openPage(browser, app.httpUrl)
+    const sockets = []
+    let refreshes = 0
+    page.on("websocket", ws => {
+      sockets.push(ws)
+      ws.on("framesent", f => {
+        if (String(f.payload).includes('"access_token"')) refreshes++
+      })
+    })
+    await login(page, "fresh")
+    await connected(page)
+    // Two refreshes take the socket past the first token's exp (3 s) and
+    // the 1 s grace: it must still be the first socket, open.
+    await waitFor(() => refreshes >= 2, 15_000, "two access_token pushes")
+    assert.equal(sockets.length, 1, "no reconnect")
+    assert.equal(sockets[0].isClosed(), false)
+    await page.fill("#message", "still here")
+    await page.click("#send")
+    await waitMessage(page, "fresh", "still here")
+    assert.deepEqual(page.errors, [])
+  } finally {
+    await closePages([page])
+    const exit = await app.stop()
+    assert.deepEqual(exit, {code: 0, signal: null},
+      `fenix-chat exit; stderr: ${app.stderr}`)
+  }
+})

@@ -1,9 +1,9 @@
 // fenix chat page: sign in, join room:NAME, talk, see who is online and
 // who is typing. Uses the official phoenix client, served by the app.
 import {Socket, Presence} from "/assets/phoenix.mjs"
+import {bindLogin, keepFresh} from "/assets/session.js"
 
 const TYPING_IDLE_MS = 2000
-const USERNAME_RE = /^[A-Za-z0-9_.-]{1,32}$/
 
 const $ = (id) => document.getElementById(id)
 
@@ -15,71 +15,7 @@ const state = {
   typing: false,     // what we last told the server
   typingTimer: null,
   token: null,       // the current session token (refreshed before exp)
-  refreshTimer: null,
   position: null,    // {epoch, offset} of the last message seen in the room
-}
-
-// -- sign in ------------------------------------------------------------------
-
-async function createSession(username){
-  let resp = await fetch("/api/session", {
-    method: "POST",
-    headers: {"content-type": "application/json"},
-    body: JSON.stringify({username}),
-  })
-  let body = await resp.json().catch(() => ({}))
-  if(!resp.ok || !body.token){
-    throw new Error(body.error || `sign in failed (HTTP ${resp.status})`)
-  }
-  return body
-}
-
-async function onLogin(event){
-  event.preventDefault()
-  let name = $("username").value.trim()
-  $("login-error").textContent = ""
-  if(!USERNAME_RE.test(name)){
-    $("login-error").textContent = "invalid username"
-    return
-  }
-  $("login").disabled = true
-  try {
-    let {token, username} = await createSession(name)
-    start(token, username || name)
-  } catch(err){
-    $("login-error").textContent = err.message
-  } finally {
-    $("login").disabled = false
-  }
-}
-
-// -- token refresh (docs/apps.md: a socket closes at its token's exp) -----------
-
-function tokenExpiry(token){
-  try {
-    let claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")))
-    return claims.exp * 1000
-  } catch { return null }
-}
-
-function scheduleRefresh(){
-  clearTimeout(state.refreshTimer)
-  let exp = tokenExpiry(state.token)
-  if(!exp) return
-  let left = exp - Date.now()
-  let delay = Math.max(0, left - Math.min(60_000, left / 3))
-  state.refreshTimer = setTimeout(refreshToken, delay)
-}
-
-async function refreshToken(){
-  try {
-    let {token} = await createSession(state.username)
-    state.token = token   // the socket's params read it on reconnect
-    if(state.channel) state.channel.push("access_token", {access_token: token})
-  } catch(err){
-    setStatus("could not refresh the session, retrying…")
-  }
-  scheduleRefresh()
 }
 
 function start(token, username){
@@ -95,7 +31,9 @@ function start(token, username){
   socket.onClose(() => setStatus("disconnected, reconnecting…"))
   socket.connect()
   state.socket = socket
-  scheduleRefresh()
+  keepFresh(state,
+    (token) => state.channel?.push("access_token", {access_token: token}),
+    () => setStatus("could not refresh the session, retrying…"))
 
   joinRoom($("room").value.trim() || "lobby")
   $("message").focus()
@@ -283,7 +221,7 @@ function typingText(names){
 
 // -- wiring -------------------------------------------------------------------
 
-$("login-form").addEventListener("submit", onLogin)
+bindLogin(start)
 $("room-form").addEventListener("submit", onRoomSubmit)
 $("send-form").addEventListener("submit", onSend)
 $("message").addEventListener("input", onInput)

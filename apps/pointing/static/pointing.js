@@ -2,66 +2,37 @@
 // see who voted (presence) and the revealed votes. Uses the official
 // phoenix client, served by the app.
 import {Socket, Presence} from "/assets/phoenix.mjs"
+import {bindLogin, keepFresh} from "/assets/session.js"
 
 const POINTS = [0, 1, 2, 3, 5, 8, 13, 21]
-const USERNAME_RE = /^[A-Za-z0-9_.-]{1,32}$/
 
 const $ = (id) => document.getElementById(id)
 
 const state = {
   username: null,
+  token: null,     // the current session token (refreshed before exp)
   socket: null,
   channel: null,   // the current room's channel
   presence: null,
   myVote: null,    // what we voted this round (the server keeps it private)
 }
 
-// -- sign in ------------------------------------------------------------------
-
-async function createSession(username){
-  let resp = await fetch("/api/session", {
-    method: "POST",
-    headers: {"content-type": "application/json"},
-    body: JSON.stringify({username}),
-  })
-  let body = await resp.json().catch(() => ({}))
-  if(!resp.ok || !body.token){
-    throw new Error(body.error || `sign in failed (HTTP ${resp.status})`)
-  }
-  return body
-}
-
-async function onLogin(event){
-  event.preventDefault()
-  let name = $("username").value.trim()
-  $("login-error").textContent = ""
-  if(!USERNAME_RE.test(name)){
-    $("login-error").textContent = "invalid username"
-    return
-  }
-  $("login").disabled = true
-  try {
-    let {token, username} = await createSession(name)
-    start(token, username || name)
-  } catch(err){
-    $("login-error").textContent = err.message
-  } finally {
-    $("login").disabled = false
-  }
-}
-
 function start(token, username){
   state.username = username
+  state.token = token
   $("me").textContent = username
   $("login-view").hidden = true
   $("room-view").hidden = false
 
-  let socket = new Socket("/socket", {params: {token}, longPollFallbackMs: 2500})
+  let socket = new Socket("/socket", {params: () => ({token: state.token}), longPollFallbackMs: 2500})
   socket.onOpen(() => setStatus("connected"))
   socket.onError(() => setStatus("connection error, retrying…"))
   socket.onClose(() => setStatus("disconnected, reconnecting…"))
   socket.connect()
   state.socket = socket
+  keepFresh(state,
+    (token) => state.channel?.push("access_token", {access_token: token}),
+    () => setStatus("could not refresh the session, retrying…"))
 
   joinRoom($("room").value.trim() || "lobby")
 }
@@ -210,7 +181,7 @@ for(let points of POINTS){
   b.addEventListener("click", () => vote(points))
   $("cards").append(b)
 }
-$("login-form").addEventListener("submit", onLogin)
+bindLogin(start)
 $("room-form").addEventListener("submit", onRoomSubmit)
 $("ticket-form").addEventListener("submit", onSetTicket)
 $("reveal").addEventListener("click", () => push("reveal", {}, "vote-error"))

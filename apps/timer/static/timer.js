@@ -2,8 +2,8 @@
 // the server count them down. The server is the gold copy: this page only
 // shows what it is told (join reply, broadcasts, ticks).
 import {Socket} from "/assets/phoenix.mjs"
+import {bindLogin, keepFresh} from "/assets/session.js"
 
-const USERNAME_RE = /^[A-Za-z0-9_.-]{1,32}$/
 
 const $ = (id) => document.getElementById(id)
 
@@ -12,66 +12,6 @@ const state = {
   socket: null,
   channel: null,
   timers: new Map(), // id -> {id, label, duration, remaining_time, status}
-}
-
-// -- sign in ------------------------------------------------------------------
-
-async function createSession(username){
-  let resp = await fetch("/api/session", {
-    method: "POST",
-    headers: {"content-type": "application/json"},
-    body: JSON.stringify({username}),
-  })
-  let body = await resp.json().catch(() => ({}))
-  if(!resp.ok || !body.token){
-    throw new Error(body.error || `sign in failed (HTTP ${resp.status})`)
-  }
-  return body
-}
-
-async function onLogin(event){
-  event.preventDefault()
-  let name = $("username").value.trim()
-  $("login-error").textContent = ""
-  if(!USERNAME_RE.test(name)){
-    $("login-error").textContent = "invalid username"
-    return
-  }
-  $("login").disabled = true
-  try {
-    let {token, username} = await createSession(name)
-    start(token, username || name)
-  } catch(err){
-    $("login-error").textContent = err.message
-  } finally {
-    $("login").disabled = false
-  }
-}
-
-// A socket closes at its token's exp (docs/apps.md): fetch a fresh token
-// before then, push it as access_token, and reconnect with it.
-function tokenExpiry(token){
-  try {
-    let claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")))
-    return claims.exp * 1000
-  } catch { return null }
-}
-
-function scheduleRefresh(){
-  clearTimeout(state.refreshTimer)
-  let exp = tokenExpiry(state.token)
-  if(!exp) return
-  let left = exp - Date.now()
-  state.refreshTimer = setTimeout(refreshToken, Math.max(0, left - Math.min(60_000, left / 3)))
-}
-
-async function refreshToken(){
-  try {
-    let {token} = await createSession(state.username)
-    state.token = token
-    if(state.channel) state.channel.push("access_token", {access_token: token})
-  } catch {}
-  scheduleRefresh()
 }
 
 function start(token, username){
@@ -87,7 +27,9 @@ function start(token, username){
   socket.onClose(() => setStatus("disconnected, reconnecting…"))
   socket.connect()
   state.socket = socket
-  scheduleRefresh()
+  keepFresh(state,
+    (token) => state.channel?.push("access_token", {access_token: token}),
+    () => setStatus("could not refresh the session, retrying…"))
   joinTimers()
   $("duration").focus()
 }
@@ -235,7 +177,7 @@ function updateEmpty(){ $("empty").hidden = state.timers.size > 0 }
 
 // -- wiring -------------------------------------------------------------------
 
-$("login-form").addEventListener("submit", onLogin)
+bindLogin(start)
 $("start-form").addEventListener("submit", onStart)
 $("timers").addEventListener("click", onListClick)
 $("username").focus()
