@@ -76,12 +76,14 @@ public:
   // behind them.
   void consumed(std::size_t bytes) override {
     auto& fl = *flow_;
-    hand_over_batch();
     auto left = fl.pending.fetch_sub(1) - 1;
     fl.pending_bytes.fetch_sub(bytes);
     if (left == 0 && fl.closing.load()) {
-      if (auto s = session_.lock())
+      // Only the close needs this thread's batch in progress ahead of it.
+      if (auto s = session_.lock()) {
+        hand_over_batch();
         worker_->push(outbox_item{std::move(s), {}, 0, true});
+      }
       return;
     }
     if (!fl.over() && fl.paused.exchange(false)) {
