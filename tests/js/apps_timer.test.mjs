@@ -317,6 +317,11 @@ ttest("timer: pausing a paused timer or resuming a running one is " +
   assert.deepEqual(await push(d, "timers:pause", {id}), err("invalid state"))
   assert.deepEqual(await push(d, "timers:resume", {id}), OK_EMPTY)
   assert.deepEqual(await push(d, "timers:resume", {id}), err("invalid state"))
+  // Marker: a reply may overtake the broadcasts (they take the PubSub
+  // path), but broadcasts about one timer keep their order, so once
+  // "stopped" is here every earlier broadcast is too.
+  assert.deepEqual(await push(d, "timers:stop", {id}), OK_EMPTY)
+  await event(d, "timers:stopped", id)
   const evs = d.rec.log.filter(m => m.payload && m.payload.id === id &&
     ["timers:paused", "timers:resumed"].includes(m.event)).map(m => m.event)
   assert.deepEqual(evs, ["timers:paused", "timers:resumed"],
