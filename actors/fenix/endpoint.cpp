@@ -12,7 +12,6 @@
 #include "fenix/atoms.hpp"
 #include "fenix/socket/authorize.hpp"
 #include "fenix/detail/endpoint_context.hpp"
-#include "fenix/detail/longpoll.hpp"
 #include "fenix/detail/origin.hpp"
 #include "fenix/presence_tracker.hpp"
 #include "fenix/socket/socket.hpp"
@@ -192,10 +191,10 @@ endpoint::endpoint(caf::actor_system& sys, endpoint_options opts)
   if (!ctx_->opts.socket_path.empty())
     server_->websocket(ctx_->opts.socket_path + "/websocket",
                        [ctx = ctx_](const transport::http_request& req) {
-                         return upgrade(ctx, req);
+                         return detail::socket_upgrade(ctx, req);
                        });
   if (ctx_->opts.longpoll && !ctx_->opts.socket_path.empty()) {
-    longpoll_ = std::make_unique<detail::longpoll>(ctx_);
+    longpoll_ = detail::make_longpoll(ctx_);
     server_->body_limit(ctx_->opts.socket_path + "/longpoll",
                         ctx_->opts.longpoll_max_body);
     server_->route_async(
@@ -263,8 +262,8 @@ socket::authorize(const std::shared_ptr<detail::endpoint_context>& ctx,
 }
 
 transport::upgrade_result
-endpoint::upgrade(const std::shared_ptr<detail::endpoint_context>& ctx,
-                  const transport::http_request& req) {
+detail::socket_upgrade(const std::shared_ptr<endpoint_context>& ctx,
+                       const transport::http_request& req) {
   std::string subprotocol;
   auto res = socket::authorize(ctx, req, subprotocol);
   if (auto* status = std::get_if<int>(&res))
@@ -272,6 +271,31 @@ endpoint::upgrade(const std::shared_ptr<detail::endpoint_context>& ctx,
   return {101, std::move(subprotocol),
           std::make_shared<socket_bridge>(
             std::move(std::get<socket::socket_init>(res)))};
+}
+
+std::unique_ptr<transport::longpoll::handler>
+detail::make_longpoll(const std::shared_ptr<endpoint_context>& ctx) {
+  transport::longpoll::options lo;
+  lo.window = ctx->opts.longpoll_window;
+  lo.max_body = ctx->opts.longpoll_max_body;
+  lo.max_buffer = ctx->opts.max_backpressure;
+  lo.max_inbound = ctx->opts.max_inbound_bytes;
+  // The context is held weakly: sessions outlive no endpoint.
+  std::weak_ptr<endpoint_context> weak = ctx;
+  return std::make_unique<transport::longpoll::handler>(
+    lo,
+    [weak](const transport::http_request& req) {
+      auto ctx = weak.lock();
+      return ctx ? socket_upgrade(ctx, req)
+                 : transport::upgrade_result::refuse(503);
+    },
+    [weak](const transport::http_request& req) {
+      auto ctx = weak.lock();
+      auto origin = req.header("origin");
+      return ctx
+             && (origin.empty()
+                 || origin_allowed(ctx->opts, origin, req.header("host")));
+    });
 }
 
 void endpoint::channel(std::string pattern, channel_fn fn) {

@@ -43,8 +43,10 @@ namespace fenix {
 
 namespace detail {
 struct endpoint_context;
-class longpoll;
 }  // namespace detail
+namespace transport::longpoll {
+class handler;
+}  // namespace transport::longpoll
 
 /// How the Origin header of an upgrade is checked (Phoenix check_origin).
 enum class origin_check {
@@ -304,13 +306,9 @@ public:
   }
 
 private:
-  static transport::upgrade_result
-  upgrade(const std::shared_ptr<detail::endpoint_context>& ctx,
-          const transport::http_request& req);
-
   std::shared_ptr<detail::endpoint_context> ctx_;
   std::unique_ptr<transport::server> server_;
-  std::unique_ptr<detail::longpoll> longpoll_;
+  std::unique_ptr<transport::longpoll::handler> longpoll_;
 };
 
 }  // namespace fenix

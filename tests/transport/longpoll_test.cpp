@@ -1,4 +1,5 @@
-// The long-poll transport (actors/fenix/detail/longpoll.hpp) driven through
+// The long-poll transport (transport/fenix/transport/longpoll/) bridged to
+// socket actors as the endpoint does (detail::make_longpoll), driven through
 // its HTTP handler, in process, without sockets: session tokens (random,
 // signed, bound to their endpoint), repeated query params, the origin check
 // on every request, refusal statuses and the bounds on inbound memory.
@@ -17,15 +18,15 @@
 #include <caf/all.hpp>
 
 #include "fenix/detail/endpoint_context.hpp"
-#include "fenix/detail/longpoll.hpp"
-#include "fenix/detail/session_token.hpp"
+#include "fenix/transport/longpoll/longpoll.hpp"
+#include "fenix/transport/longpoll/session_token.hpp"
 #include "fenix/fenix.hpp"
 
 using namespace std::chrono_literals;
 using fenix::json_object;
 namespace json = boost::json;
 namespace tr = fenix::transport;
-using fenix::detail::session_signer;
+using fenix::transport::longpoll::session_signer;
 
 namespace {
 
@@ -63,7 +64,7 @@ struct lp_server {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<fenix::detail::endpoint_context> ctx;
-  std::unique_ptr<fenix::detail::longpoll> lp;
+  std::unique_ptr<tr::longpoll::handler> lp;
   std::shared_ptr<gate> g = std::make_shared<gate>();
 
   explicit lp_server(fenix::endpoint_options opts = {},
@@ -97,7 +98,7 @@ struct lp_server {
           },
         };
       });
-    lp = std::make_unique<fenix::detail::longpoll>(ctx);
+    lp = fenix::detail::make_longpoll(ctx);
   }
 
   ~lp_server() {
@@ -188,7 +189,7 @@ bool has_reply(const std::vector<json::array>& seen, const std::string& ref) {
 }  // namespace
 
 TEST_CASE("session tokens: 128 random bits, signed, one spelling",
-          "[actors][longpoll][token]") {
+          "[transport][longpoll][token]") {
   session_signer a;
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) {
@@ -216,7 +217,7 @@ TEST_CASE("session tokens: 128 random bits, signed, one spelling",
 
 TEST_CASE("session tokens: another signer's tokens are refused, and two "
           "signers made alike share nothing",
-          "[actors][longpoll][token]") {
+          "[transport][longpoll][token]") {
   // The "hijack" of the mt19937 days: tokens seen on one endpoint predicted
   // the next. Two signers made back to back, under the same conditions, must
   // produce unrelated tokens that neither accepts from the other.
@@ -240,7 +241,7 @@ TEST_CASE("session tokens: another signer's tokens are refused, and two "
 
 TEST_CASE("long poll: a token from another endpoint or tampered is an "
           "unknown session",
-          "[actors][longpoll][token]") {
+          "[transport][longpoll][token]") {
   lp_server s1, s2;
   auto t1 = s1.open();
   auto t2 = s2.open();
@@ -264,7 +265,7 @@ TEST_CASE("long poll: a token from another endpoint or tampered is an "
 }
 
 TEST_CASE("long poll: the last token in the query is the session",
-          "[actors][longpoll][query]") {
+          "[transport][longpoll][query]") {
   lp_server s;
   // phoenix.js with params {token: JWT}: the JWT first, the session last.
   auto t = s.open("token=JWT&vsn=2.0.0");
@@ -276,7 +277,7 @@ TEST_CASE("long poll: the last token in the query is the session",
 }
 
 TEST_CASE("long poll: the origin is checked on every request",
-          "[actors][longpoll][origin]") {
+          "[transport][longpoll][origin]") {
   lp_server s;
   auto t = s.open();
   tr::header_map bad{{"origin", "http://evil.com"}};
@@ -293,7 +294,7 @@ TEST_CASE("long poll: the origin is checked on every request",
 }
 
 TEST_CASE("long poll: every connect refusal is {\"status\":403}",
-          "[actors][longpoll][refusal]") {
+          "[transport][longpoll][refusal]") {
   lp_server s;
   auto r = s.call("GET", "vsn=2.0.0&reject=429");
   CHECK(r.http_status == 200);
@@ -302,7 +303,7 @@ TEST_CASE("long poll: every connect refusal is {\"status\":403}",
 }
 
 TEST_CASE("long poll: a POST body over longpoll_max_body gets HTTP 413",
-          "[actors][longpoll][limits]") {
+          "[transport][longpoll][limits]") {
   fenix::endpoint_options opts;
   CHECK(opts.longpoll_max_body == 1u << 20);  // the documented default
   CHECK(opts.max_inbound_bytes == 16u << 20);
@@ -318,7 +319,7 @@ TEST_CASE("long poll: a POST body over longpoll_max_body gets HTTP 413",
 }
 
 TEST_CASE("long poll: a session does not keep its opening request",
-          "[actors][longpoll][limits]") {
+          "[transport][longpoll][limits]") {
 #if !defined(__SANITIZE_ADDRESS__)  // ASan keeps its own heap accounts
   lp_server s;
   tr::http_request req;
@@ -342,7 +343,7 @@ TEST_CASE("long poll: a session does not keep its opening request",
 
 TEST_CASE("long poll: frames posted but not consumed are bounded per "
           "session; over the budget the POST is refused whole with 408",
-          "[actors][longpoll][limits]") {
+          "[transport][longpoll][limits]") {
   fenix::endpoint_options opts;
   opts.max_inbound_bytes = 10'000;
   lp_server s{opts, 1};  // one scheduler thread: the gate stops the socket

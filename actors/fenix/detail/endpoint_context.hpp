@@ -13,6 +13,8 @@
 #include "fenix/pubsub.hpp"
 #include "fenix/detail/rate_limit.hpp"
 #include "fenix/socket/topic_pattern.hpp"
+#include "fenix/transport/connection.hpp"
+#include "fenix/transport/longpoll/longpoll.hpp"
 
 namespace fenix::detail {
 
@@ -53,5 +55,18 @@ struct endpoint_context {
 /// Creates the shared state with its PubSub and presence actors.
 std::shared_ptr<endpoint_context> make_endpoint_context(caf::actor_system& sys,
                                                         endpoint_options opts);
+
+/// The opening of a Phoenix socket over either transport (a WebSocket
+/// upgrade, a new long-poll session): the connect checks (socket/
+/// authorize.hpp), then a handler bridging the connection to a new socket
+/// actor. The one place where transports meet socket actors.
+transport::upgrade_result
+socket_upgrade(const std::shared_ptr<endpoint_context>& ctx,
+               const transport::http_request& req);
+
+/// The long-poll transport for ctx's socket: ctx's limits and origin check,
+/// sessions opened through socket_upgrade.
+std::unique_ptr<transport::longpoll::handler>
+make_longpoll(const std::shared_ptr<endpoint_context>& ctx);
 
 }  // namespace fenix::detail

@@ -1,31 +1,24 @@
-#include "fenix/log.hpp"
-#include "fenix/detail/longpoll.hpp"
+#include "fenix/transport/longpoll/longpoll.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <iostream>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include <boost/json.hpp>
-#include <caf/all.hpp>
 
-#include "fenix/atoms.hpp"
-#include "fenix/socket/authorize.hpp"
-#include "fenix/detail/endpoint_context.hpp"
-#include "fenix/detail/origin.hpp"
-#include "fenix/detail/session_token.hpp"
-#include "fenix/socket/socket.hpp"
+#include "fenix/log.hpp"
+#include "fenix/transport/longpoll/session_token.hpp"
 
-namespace fenix::detail {
+namespace fenix::transport::longpoll {
+
+namespace json = boost::json;
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-using transport::http_request;
-using transport::http_responder;
-using transport::http_response;
 
 constexpr std::size_t max_lines = 100;
 
@@ -40,7 +33,7 @@ http_response lp_status(int status) {
   return lp_json(json::object{{"status", status}});
 }
 
-// What a session keeps of its opening request: the socket actor reads only
+// What a session keeps of its opening request: the socket handler reads only
 // the peer (for its log lines) and the path; headers, query (the app's
 // tokens) and body are not kept for the session's whole life.
 http_request trimmed(const http_request& req) {
@@ -52,8 +45,8 @@ http_request trimmed(const http_request& req) {
   return r;
 }
 
-// One long-poll session: the socket actor's connection.
-class lp_session final : public transport::connection,
+// One long-poll session: the socket handler's connection.
+class lp_session final : public connection,
                          public std::enable_shared_from_this<lp_session> {
 public:
   lp_session(std::string token, http_request req, std::size_t max_bytes,
@@ -89,7 +82,7 @@ public:
     respond_messages(r, std::move(msgs));
   }
 
-  void close(transport::close_code, std::string) override {
+  void close(close_code, std::string) override {
     http_responder r;
     {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -101,14 +94,14 @@ public:
       r(lp_status(410));
   }
 
-  // The socket actor processed one frame of `bytes` bytes: they leave the
+  // The handler processed one frame of `bytes` bytes: they leave the
   // inbound budget.
   void consumed(std::size_t bytes) override {
     std::lock_guard<std::mutex> guard{in_mtx_};
     in_bytes_ -= std::min(in_bytes_, bytes);
   }
 
-  /// Hands the frames of one POST to the socket actor, all or none: false
+  /// Hands the frames of one POST to the handler, all or none: false
   /// (nothing sent) if they would take the frames posted but not yet
   /// consumed past the inbound budget. A session with nothing pending takes
   /// any POST, so a single large one is never refused forever.
@@ -122,7 +115,7 @@ public:
     // Sent under the lock: the budget and the mailbox agree.
     for (auto& [data, binary] : frames) {
       in_bytes_ += data.size();
-      caf::anon_send(actor, frame_atom::value, std::move(data), binary);
+      handler->on_frame(std::move(data), binary);
     }
     return true;
   }
@@ -185,7 +178,16 @@ public:
   }
 
   const std::string& token() const { return token_; }
-  caf::actor actor;
+
+  /// Closes the session and tells the handler, once whoever calls it.
+  void end() {
+    if (ended_.exchange(true))
+      return;
+    close(close_code::going_away, {});
+    handler->on_close();
+  }
+
+  std::shared_ptr<socket_handler> handler;
 
 private:
   json::array take_locked() {
@@ -216,13 +218,16 @@ private:
   clock_type::time_point held_since_;
   clock_type::time_point last_poll_;
   bool closed_ = false;
+  std::atomic<bool> ended_{false};
 };
 
 }  // namespace
 
-struct longpoll::impl {
-  std::shared_ptr<endpoint_context> ctx;
-  session_signer signer;  // this endpoint's key, drawn at start
+struct handler::impl {
+  options opts;
+  accept_fn accept;
+  origin_fn origin_ok;
+  session_signer signer;  // this handler's key, drawn at start
   std::mutex mtx;
   std::unordered_map<std::string, std::shared_ptr<lp_session>> sessions;
   std::condition_variable cv;
@@ -239,13 +244,8 @@ struct longpoll::impl {
     return i == sessions.end() ? nullptr : i->second;
   }
 
-  void end(const std::shared_ptr<lp_session>& s) {
-    s->close(transport::close_code::going_away, {});
-    caf::anon_send(s->actor, closed_atom::value);
-  }
-
   void sweep_loop() {
-    auto window = ctx->opts.longpoll_window;
+    auto window = opts.window;
     std::unique_lock<std::mutex> guard{mtx};
     while (!stopping) {
       cv.wait_for(guard, std::chrono::milliseconds(100));
@@ -263,23 +263,25 @@ struct longpoll::impl {
         sessions.erase(s->token());
       guard.unlock();
       for (auto& s : dead)
-        end(s);
+        s->end();
       guard.lock();
     }
   }
 };
 
-longpoll::longpoll(std::shared_ptr<endpoint_context> ctx)
+handler::handler(options opts, accept_fn accept, origin_fn origin_ok)
   : impl_(std::make_shared<impl>()) {
-  impl_->ctx = std::move(ctx);
+  impl_->opts = opts;
+  impl_->accept = std::move(accept);
+  impl_->origin_ok = std::move(origin_ok);
   impl_->sweeper = std::thread{[i = impl_.get()] { i->sweep_loop(); }};
 }
 
-longpoll::~longpoll() {
+handler::~handler() {
   stop();
 }
 
-void longpoll::stop() {
+void handler::stop() {
   std::vector<std::shared_ptr<lp_session>> all;
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
@@ -294,15 +296,14 @@ void longpoll::stop() {
   if (impl_->sweeper.joinable())
     impl_->sweeper.join();
   for (auto& s : all)
-    impl_->end(s);
+    s->end();
 }
 
-void longpoll::handle(const http_request& req, http_responder respond) {
-  auto& opts = impl_->ctx->opts;
+void handler::handle(const http_request& req, http_responder respond) {
+  auto& opts = impl_->opts;
   // Phoenix checks the Origin on every long-poll request, not only when a
   // session is made: a token does not let another origin in.
-  auto origin = req.header("origin");
-  if (!origin.empty() && !origin_allowed(opts, origin, req.header("host")))
+  if (impl_->origin_ok && !impl_->origin_ok(req))
     return respond(lp_status(403));
   if (req.method == "OPTIONS") {
     auto r = http_response::empty(200);
@@ -318,7 +319,7 @@ void longpoll::handle(const http_request& req, http_responder respond) {
   auto token = req.header("x-phoenix-longpoll-token");
   if (token.empty())
     token = req.query_param("token");
-  if (req.method == "POST" && req.body.size() > opts.longpoll_max_body) {
+  if (req.method == "POST" && req.body.size() > opts.max_body) {
     auto r = http_response::empty(413);
     r.headers.emplace("access-control-allow-origin", "*");
     return respond(std::move(r));
@@ -341,7 +342,7 @@ void longpoll::handle(const http_request& req, http_responder respond) {
           continue;
         if (line.front() == '[') {
           frames.emplace_back(std::string{line}, false);
-        } else if (auto bin = transport::base64_decode(line)) {  // binary
+        } else if (auto bin = base64_decode(line)) {  // binary
           frames.emplace_back(std::move(*bin), true);
         } else {
           return respond(lp_status(400));
@@ -358,20 +359,17 @@ void longpoll::handle(const http_request& req, http_responder respond) {
   }
   if (session)
     return session->poll(std::move(respond));
-  // No usable token: a new session (410 + token means "open").
-  std::string subprotocol;
-  auto res = socket::authorize(impl_->ctx, req, subprotocol);
-  // Any refusal is {"status":403} (as Phoenix sends): phoenix.js throws on
-  // a poll status it does not know. The callback's own status is for the
-  // WebSocket upgrade only.
-  if (std::holds_alternative<int>(res))
+  // No usable token: a new session (410 + token means "open"). Any
+  // refusal is {"status":403} (as Phoenix sends): phoenix.js throws on a
+  // poll status it does not know. The accept function's own status is for
+  // the WebSocket upgrade only.
+  auto res = impl_->accept(req);
+  if (res.status != 101 || !res.handler)
     return respond(lp_status(403));
-  auto s =
-    std::make_shared<lp_session>(impl_->signer.issue(), trimmed(req),
-                                 opts.max_backpressure, opts.max_inbound_bytes);
-  s->actor = socket::spawn_socket(
-    impl_->ctx->sys, std::move(std::get<socket::socket_init>(res)));
-  caf::anon_send(s->actor, open_atom::value, transport::connection_ptr{s});
+  auto s = std::make_shared<lp_session>(impl_->signer.issue(), trimmed(req),
+                                        opts.max_buffer, opts.max_inbound);
+  s->handler = std::move(res.handler);
+  s->handler->on_open(connection_ptr{s});
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
     impl_->sessions.emplace(s->token(), s);
@@ -380,4 +378,4 @@ void longpoll::handle(const http_request& req, http_responder respond) {
     {"status", 410}, {"token", s->token()}, {"messages", json::array{}}}));
 }
 
-}  // namespace fenix::detail
+}  // namespace fenix::transport::longpoll

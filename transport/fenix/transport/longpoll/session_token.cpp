@@ -1,4 +1,4 @@
-#include "fenix/detail/session_token.hpp"
+#include "fenix/transport/longpoll/session_token.hpp"
 
 #include <stdexcept>
 
@@ -9,12 +9,12 @@
 
 #include "fenix/transport/http.hpp"
 
-namespace fenix::detail {
+namespace fenix::transport::longpoll {
 
 namespace {
 
 std::string base64url(const unsigned char* p, std::size_t n) {
-  return transport::base64url_encode({reinterpret_cast<const char*>(p), n});
+  return base64url_encode({reinterpret_cast<const char*>(p), n});
 }
 
 void random_fill(unsigned char* p, std::size_t n) {
@@ -69,4 +69,4 @@ bool session_signer::verify(std::string_view token) const {
   return CRYPTO_memcmp(m.data(), p + random_bytes, mac_bytes) == 0;
 }
 
-}  // namespace fenix::detail
+}  // namespace fenix::transport::longpoll

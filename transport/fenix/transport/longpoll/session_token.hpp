@@ -1,4 +1,4 @@
-/// Internal: long-poll session tokens, unguessable and signed by the
+/// Internal to the long-poll transport: session tokens, unguessable and signed by the
 /// endpoint that issued them (protocol doc 6.2: Phoenix signs its tokens).
 ///
 ///   session_signer signer;            // 32-byte key from RAND_bytes
@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-namespace fenix::detail {
+namespace fenix::transport::longpoll {
 
 class session_signer {
 public:
@@ -37,4 +37,4 @@ private:
   std::array<unsigned char, 32> key_;
 };
 
-}  // namespace fenix::detail
+}  // namespace fenix::transport::longpoll
