@@ -1,9 +1,14 @@
 // TLS against plain for fenix-chat: connect + join rate and RSS per idle
-// connection, ws:// vs wss:// (raw `ws` clients, V2 JSON, one room each).
-// The client runs on the same machine and pays its own handshakes, so the
-// rate is a lower bound of what the server does.
+// connection, ws:// vs wss:// (raw `ws` clients, V2 JSON, one room each),
+// then fan-out: --subscribers of them join one room and one client sends
+// --messages chat messages (each acknowledged before the next); the
+// server's CPU time per delivery is taken once every subscriber has every
+// message. The client runs on the same machine and pays its own
+// handshakes and decryption, so the rates are lower bounds of what the
+// server does; the server's CPU time is the figure to compare.
 //
 //   node bench/tls_compare.mjs [--clients 2000] [--concurrency 50]
+//        [--subscribers 500] [--messages 200]
 //     (FENIX_BUILD_DIR defaults to ./build; needs tests/js/node_modules)
 
 import {execFileSync, spawn} from "node:child_process"
@@ -20,6 +25,8 @@ const arg = (name, d) => {
 }
 const CLIENTS = arg("clients", 2000)
 const CONCURRENCY = arg("concurrency", 50)
+const SUBSCRIBERS = arg("subscribers", 500)
+const MESSAGES = arg("messages", 200)
 const BIN = path.resolve(process.env.FENIX_BUILD_DIR ?? "build",
   "bin", "fenix-chat")
 
@@ -100,6 +107,67 @@ function connectJoin(url, ca, i) {
   })
 }
 
+// Fan-out: SUBSCRIBERS sockets in one room, MESSAGES messages from one of
+// them; server CPU per delivery (the chat app stores each message once).
+async function fanout(srv, ca, url) {
+  const room = "room:fanout"
+  const subs = []
+  let expected = 0
+  let done
+  const all = new Promise(r => { done = r })
+  const join = ws => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("join timeout")), 20000)
+    ws.on("message", d => {
+      const m = JSON.parse(d)
+      if (m[3] === "phx_reply" && m[1] === "j") {
+        clearTimeout(timer)
+        resolve()
+      } else if (m[3] === "new_msg" && ++ws.got === MESSAGES &&
+                 ++expected === SUBSCRIBERS) {
+        done()
+      }
+    })
+    ws.send(JSON.stringify(["j", "j", room, "phx_join", {}]))
+  })
+  for (let i = 0; i < SUBSCRIBERS; i++) {
+    const ws = new WebSocket(url, {ca, perMessageDeflate: false})
+    ws.got = 0
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve)
+      ws.once("error", reject)
+    })
+    await join(ws)
+    subs.push(ws)
+  }
+  const sender = subs[0]
+  const cpu0 = cpuMs(srv.proc.pid)
+  const t0 = process.hrtime.bigint()
+  const body = "x".repeat(100)
+  for (let k = 0; k < MESSAGES; k++) {
+    const ref = `m${k}`
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no reply")), 20000)
+      const on = d => {
+        const m = JSON.parse(d)
+        if (m[3] === "phx_reply" && m[1] === ref) {
+          clearTimeout(timer)
+          sender.off("message", on)
+          resolve()
+        }
+      }
+      sender.on("message", on)
+      sender.send(JSON.stringify(["j", ref, room, "new_msg", {body}]))
+    })
+  }
+  await Promise.race([all, new Promise((_, reject) => setTimeout(
+    () => reject(new Error("fan-out timeout")), 120000).unref())])
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9
+  const deliveries = SUBSCRIBERS * MESSAGES
+  const us = (cpuMs(srv.proc.pid) - cpu0) * 1000 / deliveries
+  for (const ws of subs) ws.terminate()
+  return {cpuPerDelivery: us, deliveriesPerSec: deliveries / secs}
+}
+
 async function measure(srv, ca) {
   const t = await token(srv, ca, "bench")
   const url = `${srv.scheme === "https" ? "wss" : "ws"}://127.0.0.1:` +
@@ -119,7 +187,9 @@ async function measure(srv, ca) {
   await new Promise(r => setTimeout(r, 1000))  // let the server settle
   const rss1 = rssKiB(srv.proc.pid)
   for (const ws of sockets) ws.terminate()
-  return {rate: CLIENTS / secs, cpu, rssPerConn: (rss1 - rss0) / CLIENTS}
+  const fan = await fanout(srv, ca, url)
+  return {rate: CLIENTS / secs, cpu, rssPerConn: (rss1 - rss0) / CLIENTS,
+    ...fan}
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "fenix-tls-bench-"))
@@ -138,9 +208,13 @@ try {
   for (const [name, r] of Object.entries(results))
     console.log(`${name}: connect+join ${r.rate.toFixed(0)} /s, server CPU ` +
       `${r.cpu.toFixed(2)} ms per connect+join, ` +
-      `RSS ${r.rssPerConn.toFixed(2)} KiB per idle joined connection`)
+      `RSS ${r.rssPerConn.toFixed(2)} KiB per idle joined connection; ` +
+      `fan-out ${SUBSCRIBERS} x ${MESSAGES}: ${r.cpuPerDelivery.toFixed(2)} ` +
+      `µs server CPU per delivery, ${r.deliveriesPerSec.toFixed(0)} ` +
+      `deliveries/s`)
   console.log(`tls/plain rate ${(results.tls.rate / results.plain.rate)
-    .toFixed(2)}x`)
+    .toFixed(2)}x, CPU per delivery ${(results.tls.cpuPerDelivery /
+    results.plain.cpuPerDelivery).toFixed(2)}x`)
 } finally {
   rmSync(dir, {recursive: true, force: true})
 }
