@@ -253,7 +253,20 @@ caf::behavior channel::make_behavior() {
     }
     return caf::make_error(caf::sec::runtime_error, std::move(what));
   });
-  set_exit_handler([this](caf::exit_msg&) {
+  set_exit_handler([this](caf::exit_msg& em) {
+    if (em.reason && em.reason != caf::exit_reason::user_shutdown) {
+      // A linked system actor (PubSub or presence shard) died: so do we,
+      // with its reason, so the client gets phx_error and rejoins.
+      log::limited(log_level::warning, "channel link", "channel ", topic(),
+                   " ends: a linked actor died: ", caf::to_string(em.reason));
+      try {
+        run_terminate(close_reason::crashed);
+      } catch (...) {
+        // the hook's failure changes nothing: we are ending
+      }
+      quit(std::move(em.reason));
+      return;
+    }
     // The socket went away (link): the connection is closed.
     finish(close_reason::closed);
   });

@@ -160,9 +160,25 @@ detail::make_endpoint_context(caf::actor_system& sys, endpoint_options opts) {
   ctx->opts = std::move(opts);
   ctx->connects = std::make_unique<address_limiter>(
     ctx->opts.connect_rate, ctx->opts.connect_burst, 100'000);
-  ctx->ps = std::make_unique<fenix::pubsub>(sys, shards);
+  supervisor_options so;
+  so.max_restarts = ctx->opts.max_restarts;
+  so.period = ctx->opts.restart_period;
+  auto* raw = ctx.get();  // the context outlives its supervisor
+  so.on_escalate = [raw](const std::string&, const std::string&) {
+    log::error("endpoint: the supervisor gave up: stopping");
+    if (int fd = raw->escalate_fd.load(); fd >= 0) {
+      char b = 2;
+      [[maybe_unused]] auto n = ::write(fd, &b, 1);
+    }
+  };
+  ctx->sup = std::make_unique<supervisor>(sys, std::move(so));
+  if (ctx->opts.fault_injection)
+    ctx->faults = std::make_shared<fault_injector>(*ctx->sup);
+  ctx->ps =
+    std::make_unique<fenix::pubsub>(sys, shards, ctx->sup.get(), ctx->faults);
   ctx->presence = std::make_unique<presence_tracker>(
-    sys, *ctx->ps, shards, ctx->opts.presence_window, ctx->opts.node_name);
+    sys, *ctx->ps, shards, ctx->opts.presence_window, ctx->opts.node_name,
+    ctx->sup.get(), ctx->faults);
   ctx->connect = [](const connect_info&) { return connect_result::accept(); };
   return ctx;
 }
@@ -367,6 +383,8 @@ int endpoint::run(const std::function<void()>& before_stop,
   if (::pipe(fds) != 0)
     throw std::system_error(errno, std::generic_category(), "pipe");
   signal_fd = fds[1];
+  // The supervisor giving up ends the wait as a signal would.
+  ctx_->escalate_fd.store(fds[1]);
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -377,18 +395,21 @@ int endpoint::run(const std::function<void()>& before_stop,
   std::cout << "listening on " << (tls_only ? "https" : "http") << "://"
             << ctx_->opts.host << ':' << port() << std::endl;
   char b = 0;
-  while (::read(fds[0], &b, 1) < 0 && errno == EINTR) {
+  while (!failed() && ::read(fds[0], &b, 1) < 0 && errno == EINTR) {
   }
-  log::info("shutting down");
+  bool gave_up = failed();
+  log::info(gave_up ? "shutting down: the supervisor gave up"
+                    : "shutting down");
   if (before_stop)
     before_stop();
   stop();
   if (after_stop)
     after_stop();
   signal_fd = -1;
+  ctx_->escalate_fd.store(-1);
   ::close(fds[0]);
   ::close(fds[1]);
-  return 0;
+  return gave_up || failed() ? 1 : 0;
 }
 
 void endpoint::stop() {
@@ -418,6 +439,18 @@ endpoint_stats endpoint::stats() const {
   s.deflates = t.deflates;
   s.frames_deflated = t.frames_deflated;
   return s;
+}
+
+supervisor& endpoint::supervisor() {
+  return *ctx_->sup;
+}
+
+fault_injector* endpoint::faults() const {
+  return ctx_->faults.get();
+}
+
+bool endpoint::failed() const {
+  return ctx_->sup->escalated();
 }
 
 caf::actor_system& endpoint::system() {

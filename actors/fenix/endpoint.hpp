@@ -35,7 +35,9 @@
 #include <caf/actor_system_config.hpp>
 
 #include "fenix/channel.hpp"
+#include "fenix/fault_injection.hpp"
 #include "fenix/pubsub.hpp"
+#include "fenix/supervisor.hpp"
 #include "fenix/types.hpp"
 #include "fenix/transport/server.hpp"
 
@@ -115,6 +117,14 @@ struct endpoint_options {
   std::size_t rate_limit_close_after = 50;
   double connect_rate = 1000;    // new connections per peer address and
   double connect_burst = 10000;  // second; over: HTTP 429
+  // -- supervision (supervisor.hpp): the PubSub and presence shards, the
+  // cluster node and the application's children are restarted when they
+  // exit; more than max_restarts within restart_period and the endpoint
+  // gives up: it stops, and run() returns 1 --
+  std::size_t max_restarts = 10;
+  std::chrono::milliseconds restart_period{10'000};
+  // endpoint::faults(): crash, drop, delay (fault_injection.hpp); tests only
+  bool fault_injection = false;
 };
 
 /// What the connect callback sees (Phoenix connect/3 params + connect_info).
@@ -285,7 +295,9 @@ public:
   std::uint16_t tls_port() const;
 
   /// start(), print the listening line, wait for SIGINT/SIGTERM, stop().
-  /// Returns the process exit code (0). `before_stop` runs once the signal
+  /// Returns the process exit code: 0, or 1 when the supervisor gave up
+  /// (restart intensity exceeded: see supervisor.hpp), which also ends the
+  /// wait. `before_stop` runs once the signal
   /// came, while every client is still connected (e.g. to freeze state
   /// that departures would change); `after_stop` once they are closed.
   int run(const std::function<void()>& before_stop = {},
@@ -295,6 +307,17 @@ public:
   void stop();
 
   endpoint_stats stats() const;
+
+  /// The supervisor of the system actors (children "fenix.pubsub/N",
+  /// "fenix.presence/N", "fenix.cluster"); put long-lived application
+  /// actors under it with start_child.
+  fenix::supervisor& supervisor();
+
+  /// The fault injector, or null unless endpoint_options::fault_injection.
+  fault_injector* faults() const;
+
+  /// True once the supervisor gave up (run() then returns 1).
+  bool failed() const;
 
   caf::actor_system& system();
   const fenix::pubsub& pubsub() const;

@@ -20,7 +20,9 @@
 #include "fenix/atoms.hpp"
 #include "fenix/channel.hpp"
 #include "fenix/endpoint.hpp"
+#include "fenix/fault_injection.hpp"
 #include "fenix/pubsub.hpp"
+#include "fenix/supervisor.hpp"
 #include "fenix/types.hpp"
 #include "fenix/version.hpp"
 

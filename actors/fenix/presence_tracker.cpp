@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 
 #include "fenix/atoms.hpp"
+#include "fenix/detail/sharded.hpp"
 #include "fenix/tracker/gossip.hpp"
 #include "fenix/presence/state.hpp"
 #include "fenix/protocol/json.hpp"
@@ -20,7 +21,12 @@
 namespace fenix {
 
 struct presence_tracker::counters {
-  std::atomic<std::int64_t> entries{0};
+  explicit counters(std::size_t shards)
+    : entries(std::make_unique<std::atomic<std::int64_t>[]>(shards)),
+      shards(shards) {}
+  // Per shard: a restarted shard starts from 0 (its entries died with it).
+  std::unique_ptr<std::atomic<std::int64_t>[]> entries;
+  std::size_t shards;
   std::atomic<std::uint64_t> diffs{0};
   std::atomic<std::uint64_t> renders{0};
 };
@@ -36,7 +42,7 @@ void record(actor* self, presence::changes cs) {
     st.sizes[c.topic] += delta;
     if (st.sizes[c.topic] <= 0)
       st.sizes.erase(c.topic);
-    st.counters->entries.fetch_add(delta, std::memory_order_relaxed);
+    st.counters->entries[st.index].fetch_add(delta, std::memory_order_relaxed);
     auto& p = st.pending[c.topic];
     if (!p.scheduled) {
       p.scheduled = true;
@@ -212,62 +218,89 @@ caf::result<frame> request_state(tracker_actor* self, state_pushes& sp,
   return rp;
 }
 
+// Monitors the owner (its exit untracks it) and links to it, so that the
+// owner (a channel) dies with this shard (see presence_tracker.hpp).
 void watch(tracker_actor* self, const caf::actor& owner) {
-  if (self->state.monitored.insert(owner.id()).second)
+  if (self->state.monitored.insert(owner.id()).second) {
     self->monitor(owner);
+    self->link_to(owner);
+  }
 }
 
-caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
-                         std::uint32_t index, const pubsub* ps,
-                         std::chrono::milliseconds window,
-                         std::shared_ptr<presence_tracker::counters> c) {
+// -- the shard's behavior, in steps ------------------------------------------
+
+void init_shard(tracker_actor* self, presence::replica_id me,
+                std::uint32_t index, const pubsub* ps,
+                std::chrono::milliseconds window,
+                std::shared_ptr<presence_tracker::counters> c) {
   auto& st = self->state;
   st.index = index;
   st.crdt = std::make_unique<presence::state>(std::move(me));
   st.ps = ps;
   st.window = window;
   st.counters = std::move(c);
-  auto states = std::make_shared<state_pushes>();
   self->set_down_handler([self](caf::down_msg& dm) {
     auto id = dm.source.id();
     self->state.monitored.erase(id);
     record(self, self->state.crdt->untrack_all(id));
   });
+  // Linked channels that exit are handled by the down handler; their exit
+  // must not end the shard. A channel never exits with user_shutdown: that
+  // is the supervisor stopping the shard; an anonymous exit (its source is
+  // the shard itself) is shutdown() or the fault injector.
+  self->set_exit_handler([self](caf::exit_msg& em) {
+    if (em.reason == caf::exit_reason::user_shutdown
+        || em.source == self->address())
+      self->quit(std::move(em.reason));
+  });
+}
+
+void track(tracker_actor* self, const std::string& topic,
+           const std::string& key, payload& p, const caf::actor& owner) {
+  auto& st = self->state;
+  if (!meta_ok(p, key, topic))
+    return;
+  auto meta = std::move(p.json().as_object());
+  meta["phx_ref"] = make_ref(st);
+  auto cs = st.crdt->track(topic, key, owner.id(), std::move(meta));
+  if (!cs) {
+    log::limited(log_level::warning, "presence", "presence: ", key,
+                 " is already tracked on ", topic, " by this channel");
+    return;
+  }
+  watch(self, owner);
+  record(self, std::move(*cs));
+}
+
+void update(tracker_actor* self, const std::string& topic,
+            const std::string& key, payload& p, const caf::actor& owner) {
+  auto& st = self->state;
+  if (!meta_ok(p, key, topic))
+    return;
+  auto meta = std::move(p.json().as_object());
+  auto* old = st.crdt->find_local(topic, key, owner.id());
+  if (old == nullptr) {
+    log::limited(log_level::warning, "presence", "presence: update of ", key,
+                 " on ", topic, " which is not tracked");
+    return;
+  }
+  if (auto* prev = old->if_contains("phx_ref"))
+    meta["phx_ref_prev"] = *prev;
+  meta["phx_ref"] = make_ref(st);
+  if (auto cs = st.crdt->update(topic, key, owner.id(), std::move(meta)))
+    record(self, std::move(*cs));
+}
+
+// What channels ask of their shard: track, update, untrack, list.
+caf::message_handler local_handlers(tracker_actor* self,
+                                    std::shared_ptr<state_pushes> states) {
   return {
     [=](track_atom, const std::string& topic, const std::string& key,
-        payload& p, const caf::actor& owner) {
-      auto& st = self->state;
-      if (!meta_ok(p, key, topic))
-        return;
-      auto meta = std::move(p.json().as_object());
-      meta["phx_ref"] = make_ref(st);
-      auto cs = st.crdt->track(topic, key, owner.id(), std::move(meta));
-      if (!cs) {
-        log::limited(log_level::warning, "presence", "presence: ", key,
-                     " is already tracked on ", topic, " by this channel");
-        return;
-      }
-      watch(self, owner);
-      record(self, std::move(*cs));
-    },
+        payload& p,
+        const caf::actor& owner) { track(self, topic, key, p, owner); },
     [=](update_atom, const std::string& topic, const std::string& key,
-        payload& p, const caf::actor& owner) {
-      auto& st = self->state;
-      if (!meta_ok(p, key, topic))
-        return;
-      auto meta = std::move(p.json().as_object());
-      auto* old = st.crdt->find_local(topic, key, owner.id());
-      if (old == nullptr) {
-        log::limited(log_level::warning, "presence", "presence: update of ",
-                     key, " on ", topic, " which is not tracked");
-        return;
-      }
-      if (auto* prev = old->if_contains("phx_ref"))
-        meta["phx_ref_prev"] = *prev;
-      meta["phx_ref"] = make_ref(st);
-      if (auto cs = st.crdt->update(topic, key, owner.id(), std::move(meta)))
-        record(self, std::move(*cs));
-    },
+        payload& p,
+        const caf::actor& owner) { update(self, topic, key, p, owner); },
     [=](untrack_atom, const std::string& topic, const std::string& key,
         const caf::actor_addr& owner) {
       record(self, self->state.crdt->untrack(topic, key, owner.id()));
@@ -287,7 +320,12 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
       states->rendered.erase(topic);
       push_states(self, *states, topic);
     },
-    // -- cluster (see cluster_presence.hpp) --
+  };
+}
+
+// Replication with the same shard of the other nodes (gossip.hpp).
+caf::message_handler cluster_handlers(tracker_actor* self) {
+  return {
     [=](cl_attach_atom, std::uint64_t gossip_ms, std::uint64_t permdown_ms) {
       tracker::attach(self, gossip_ms, permdown_ms);
     },
@@ -308,13 +346,24 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
   };
 }
 
+caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
+                         std::uint32_t index, const pubsub* ps,
+                         std::chrono::milliseconds window,
+                         std::shared_ptr<presence_tracker::counters> c) {
+  init_shard(self, std::move(me), index, ps, window, std::move(c));
+  auto states = std::make_shared<state_pushes>();
+  return local_handlers(self, std::move(states))
+    .or_else(cluster_handlers(self));
+}
+
 }  // namespace
 
 presence_tracker::presence_tracker(caf::actor_system& sys, const pubsub& ps,
                                    std::size_t shards,
                                    std::chrono::milliseconds window,
-                                   std::string node_name)
-  : counters_(std::make_shared<counters>()) {
+                                   std::string node_name, supervisor* sup,
+                                   std::shared_ptr<fault_injector> faults)
+  : counters_(std::make_shared<counters>(std::max<std::size_t>(1, shards))) {
   // Start time in us; strictly increasing within the process, so that two
   // trackers (e.g. two nodes in one test process) never share a replica.
   static std::atomic<std::uint64_t> last{0};
@@ -334,26 +383,37 @@ presence_tracker::presence_tracker(caf::actor_system& sys, const pubsub& ps,
                 + std::to_string(++count);
   }
   replica_.node = std::move(node_name);
-  for (std::size_t i = 0; i < std::max<std::size_t>(1, shards); ++i)
-    shards_.push_back(sys.spawn(tracker_fn, replica_,
-                                static_cast<std::uint32_t>(i), &ps, window,
-                                counters_));
+  if (!sup) {
+    own_sup_ =
+      std::make_unique<supervisor>(sys, supervisor_options{}, "fenix.presence");
+    sup = own_sup_.get();
+  }
+  auto start = [r = replica_, ps = &ps, window,
+                c = counters_](caf::actor_system& s, std::size_t i) {
+    c->entries[i].store(0);  // a restart: the old shard's entries are gone
+    return s.spawn(tracker_fn, r, static_cast<std::uint32_t>(i), ps, window, c);
+  };
+  shards_ = std::make_unique<detail::sharded>(
+    *sup, "fenix.presence", counters_->shards, start, std::move(faults));
 }
 
 presence_tracker::~presence_tracker() {
   shutdown();
 }
 
-const caf::actor& presence_tracker::shard(const std::string& topic) const {
-  static const caf::actor none;  // after shutdown: sends are dropped
-  if (shards_.empty())
-    return none;
-  return shards_[std::hash<std::string>{}(topic) % shards_.size()];
+caf::actor presence_tracker::shard(const std::string& topic) const {
+  return shards_->route(topic);
+}
+
+std::vector<caf::actor> presence_tracker::shards() const {
+  return shards_->all();
 }
 
 std::uint64_t presence_tracker::entries() const {
-  return static_cast<std::uint64_t>(
-    std::max<std::int64_t>(0, counters_->entries.load()));
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < counters_->shards; ++i)
+    n += counters_->entries[i].load();
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, n));
 }
 
 std::uint64_t presence_tracker::diffs_sent() const {
@@ -365,9 +425,8 @@ std::uint64_t presence_tracker::states_rendered() const {
 }
 
 void presence_tracker::shutdown() {
-  for (auto& s : shards_)
-    caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
-  shards_.clear();
+  if (shards_)
+    shards_->stop();
 }
 
 }  // namespace fenix

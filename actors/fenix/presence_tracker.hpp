@@ -28,6 +28,14 @@
 /// joins and leaves within one window is in no diff at all (the two cancel),
 /// so a state rendered between the two would keep it for good.
 ///
+/// Supervision (supervisor.hpp): the shards are children "fenix.presence/N"
+/// of the given supervisor (without one, of a private supervisor). A shard
+/// links to every channel it tracks: when it dies, those channels die with
+/// its reason (their clients get phx_error, rejoin and track again on the
+/// restarted, empty shard). In a cluster the restarted shard keeps the
+/// node's replica id, so its peers are not told of the restart (a known
+/// limit: see docs/architecture.md, "Supervision").
+///
 /// Identity: the shards share one presence replica `{node, incarnation}`;
 /// `node` is `node_name` (a cluster node uses its "HOST:PORT", so that a
 /// restart is recognised as a new incarnation of the same node), or
@@ -52,7 +60,13 @@
 
 namespace fenix {
 
+class fault_injector;
 class pubsub;
+class supervisor;
+
+namespace detail {
+class sharded;
+}  // namespace detail
 
 /// How a channel's `presence_state` push is framed: its serializer and
 /// join_ref (see presence_tracker::shard).
@@ -64,8 +78,9 @@ struct presence_push {
 class presence_tracker {
 public:
   presence_tracker(caf::actor_system& sys, const pubsub& ps, std::size_t shards,
-                   std::chrono::milliseconds window,
-                   std::string node_name = {});
+                   std::chrono::milliseconds window, std::string node_name = {},
+                   supervisor* sup = nullptr,
+                   std::shared_ptr<fault_injector> faults = nullptr);
   ~presence_tracker();
 
   /// The shard responsible for `topic`. It handles:
@@ -76,10 +91,12 @@ public:
   /// (list_atom, topic) -> payload (a Phoenix presence map, at once),
   /// (list_atom, topic, presence_push) -> frame (the `presence_state` push,
   /// answered at the topic's next flush; see "presence_state" above).
-  const caf::actor& shard(const std::string& topic) const;
+  /// (A new handle after the shard restarted; null after shutdown.)
+  caf::actor shard(const std::string& topic) const;
 
-  /// Every shard, in order (the cluster addresses them by index).
-  const std::vector<caf::actor>& shards() const { return shards_; }
+  /// Every shard's current handle, in order (the cluster addresses them by
+  /// index).
+  std::vector<caf::actor> shards() const;
 
   /// This node's presence replica.
   const presence::replica_id& replica() const { return replica_; }
@@ -100,8 +117,9 @@ public:
 
 private:
   presence::replica_id replica_;
-  std::vector<caf::actor> shards_;
   std::shared_ptr<counters> counters_;
+  std::unique_ptr<supervisor> own_sup_;  // before shards_: outlives them
+  std::unique_ptr<detail::sharded> shards_;
 };
 
 }  // namespace fenix

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "fenix/atoms.hpp"
+#include "fenix/detail/sharded.hpp"
 #include "fenix/detail/stream.hpp"
 #include "fenix/mesh/protocol.hpp"
 #include "fenix/protocol/json.hpp"
@@ -46,6 +47,15 @@ struct shard_state {
   std::shared_ptr<const history_table> histories;
   bool sweeping = false;
   static inline const char* name = "fenix.pubsub";
+
+  // A shard that dies (or stops) takes its subscriptions with it.
+  ~shard_state() {
+    std::uint64_t n = 0;
+    for (auto& kv : topics)
+      n += kv.second.size();
+    if (stats && n > 0)
+      stats->subscriptions.fetch_sub(n);
+  }
 };
 
 using shard_actor = caf::stateful_actor<shard_state>;
@@ -198,8 +208,11 @@ void add_subscription(shard_actor* self, const std::string& topic,
   auto& topics = st.by_actor[s.handle.address()];
   if (std::find(topics.begin(), topics.end(), topic) != topics.end())
     return;
-  if (topics.empty())
+  if (topics.empty()) {
     self->monitor(s.handle);
+    if (s.conn)  // a channel: it dies with this shard (see pubsub.hpp)
+      self->link_to(s.handle);
+  }
   topics.push_back(topic);
   st.topics[topic].push_back(std::move(s));
   st.stats->subscriptions.fetch_add(1);
@@ -276,6 +289,15 @@ caf::behavior shard_fn(shard_actor* self, std::shared_ptr<pubsub_stats> stats,
       remove_subscription(self, dm.source, topic);
     st.by_actor.erase(i);
   });
+  // Linked channels that exit are handled by the down handler; their exit
+  // must not end the shard. A channel never exits with user_shutdown: that
+  // is the supervisor stopping the shard; an anonymous exit (its source is
+  // the shard itself) is shutdown() or the fault injector.
+  self->set_exit_handler([self](caf::exit_msg& em) {
+    if (em.reason == caf::exit_reason::user_shutdown
+        || em.source == self->address())
+      self->quit(std::move(em.reason));
+  });
   return {
     [=](subscribe_atom, const std::string& topic, subscriber& s) {
       add_subscription(self, topic, std::move(s));
@@ -309,6 +331,7 @@ caf::behavior shard_fn(shard_actor* self, std::shared_ptr<pubsub_stats> stats,
       v.erase(std::remove(v.begin(), v.end(), topic), v.end());
       if (v.empty()) {
         self->demonitor(who);
+        self->unlink_from(who);
         st.by_actor.erase(i);
       }
     },
@@ -320,14 +343,23 @@ caf::behavior shard_fn(shard_actor* self, std::shared_ptr<pubsub_stats> stats,
 
 }  // namespace
 
-pubsub::pubsub(caf::actor_system& sys, std::size_t n)
+pubsub::pubsub(caf::actor_system& sys, std::size_t n, supervisor* sup,
+               std::shared_ptr<fault_injector> faults)
   : stats_(std::make_shared<pubsub_stats>()),
     histories_(std::make_shared<history_table>()),
     link_(std::make_shared<cluster_link>()) {
-  n = std::max<std::size_t>(1, n);
-  for (std::size_t i = 0; i < n; ++i)
-    shards_.push_back(sys.spawn(
-      shard_fn, stats_, std::shared_ptr<const history_table>{histories_}));
+  if (!sup) {
+    own_sup_ =
+      std::make_unique<supervisor>(sys, supervisor_options{}, "fenix.pubsub");
+    sup = own_sup_.get();
+  }
+  auto start = [stats = stats_,
+                h = std::shared_ptr<const history_table>{histories_}](
+                 caf::actor_system& s, std::size_t) {
+    return s.spawn(shard_fn, stats, h);
+  };
+  shards_ = std::make_unique<detail::sharded>(*sup, "fenix.pubsub", n, start,
+                                              std::move(faults));
 }
 
 void pubsub::history(const std::string& pattern, history_options opts) {
@@ -345,16 +377,16 @@ pubsub::~pubsub() {
 }
 
 void pubsub::shutdown() {
-  for (auto& s : shards_)
-    caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
-  shards_.clear();
+  if (shards_)
+    shards_->stop();
 }
 
-const caf::actor& pubsub::shard(const std::string& topic) const {
-  static const caf::actor none;  // after shutdown: sends are dropped
-  if (shards_.empty())
-    return none;
-  return shards_[std::hash<std::string>{}(topic) % shards_.size()];
+caf::actor pubsub::shard(const std::string& topic) const {
+  return shards_->route(topic);
+}
+
+std::vector<caf::actor> pubsub::shards() const {
+  return shards_->all();
 }
 
 void pubsub::subscribe(const caf::actor& who, const std::string& topic) const {
@@ -362,19 +394,19 @@ void pubsub::subscribe(const caf::actor& who, const std::string& topic) const {
 }
 
 void pubsub::subscribe(const std::string& topic, subscriber s) const {
-  caf::anon_send(shard(topic), subscribe_atom::value, topic, std::move(s));
+  shards_->send(topic, subscribe_atom::value, topic, std::move(s));
 }
 
 void pubsub::unsubscribe(const caf::actor& who,
                          const std::string& topic) const {
-  caf::anon_send(shard(topic), unsub_atom::value, topic, who.address());
+  shards_->send(topic, unsub_atom::value, topic, who.address());
 }
 
 void pubsub::publish(const caf::actor_addr& from, const std::string& topic,
                      const std::string& event, payload p) const {
   auto b = std::make_shared<const fenix::broadcast>(
     fenix::broadcast{topic, event, std::move(p)});
-  caf::anon_send(shard(topic), publish_atom::value, from, b);
+  shards_->send(topic, publish_atom::value, from, b);
 }
 
 void pubsub::forward(const std::string& topic, const std::string& event,

@@ -8,6 +8,14 @@
 ///   ps.broadcast("room:1", "new_msg", payload{...});  // from any thread
 ///   // the actor receives (broadcast_atom, broadcast_ptr)
 ///
+/// Supervision (supervisor.hpp): the shards are children "fenix.pubsub/N"
+/// of the given supervisor (the endpoint's; without one, of a private
+/// supervisor). A shard links to every channel subscribed through it
+/// (subscribers with a connection): when a shard dies, those channels die
+/// with its reason (their clients get phx_error and rejoin), the shard
+/// restarts empty and every route (shard(), subscribe, broadcast) reaches
+/// the new one. Plain actors are only monitored.
+///
 /// Delivery: a fastlane subscriber gets the frame encoded once per protocol
 /// version per broadcast, shared by every connection; a subscriber that
 /// intercepts the event (or has no connection) gets the broadcast as a
@@ -49,6 +57,13 @@
 #include "fenix/protocol/serializer.hpp"
 
 namespace fenix {
+
+class fault_injector;
+class supervisor;
+
+namespace detail {
+class sharded;
+}  // namespace detail
 
 /// A subscription as a shard stores it.
 struct subscriber {
@@ -101,7 +116,10 @@ struct pubsub_stats {
 
 class pubsub {
 public:
-  pubsub(caf::actor_system& sys, std::size_t shards);
+  /// `shards` shard actors, children of `sup` (null: a private supervisor
+  /// with default options); `faults` may drop or delay routed messages.
+  pubsub(caf::actor_system& sys, std::size_t shards, supervisor* sup = nullptr,
+         std::shared_ptr<fault_injector> faults = nullptr);
   ~pubsub();
 
   /// Subscribes a plain actor: it receives (broadcast_atom, broadcast_ptr).
@@ -131,10 +149,12 @@ public:
   /// True if `topic` has history.
   bool has_history(const std::string& topic) const;
 
-  /// The shard responsible for `topic`.
-  const caf::actor& shard(const std::string& topic) const;
+  /// The current handle of the shard responsible for `topic` (null after
+  /// shutdown; a new one after the shard restarted).
+  caf::actor shard(const std::string& topic) const;
 
-  const std::vector<caf::actor>& shards() const { return shards_; }
+  /// Every shard's current handle, in index order.
+  std::vector<caf::actor> shards() const;
 
   const pubsub_stats& stats() const { return *stats_; }
 
@@ -160,10 +180,11 @@ private:
   void forward(const std::string& topic, const std::string& event,
                const payload& p) const;
 
-  std::vector<caf::actor> shards_;
   std::shared_ptr<pubsub_stats> stats_;
   std::shared_ptr<history_table> histories_;
   std::shared_ptr<cluster_link> link_;
+  std::unique_ptr<supervisor> own_sup_;  // before shards_: outlives them
+  std::unique_ptr<detail::sharded> shards_;
 };
 
 }  // namespace fenix

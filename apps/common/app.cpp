@@ -457,6 +457,11 @@ void mount(endpoint& ep, const app_flags& flags, const cluster* node) {
     out += metric("fenix_cluster_nodes",
                   "Nodes in the cluster as seen from here (this one included)",
                   node ? node->nodes() : 1);
+    out += "# HELP fenix_actor_restarts_total Restarts of each supervised "
+           "actor\n# TYPE fenix_actor_restarts_total counter\n";
+    for (auto& [name, n] : ep.supervisor().restarts())
+      out += "fenix_actor_restarts_total{actor=\"" + name + "\"} "
+             + std::to_string(n) + "\n";
     return http_response{
       200, "text/plain; version=0.0.4; charset=utf-8", std::move(out), {}};
   });

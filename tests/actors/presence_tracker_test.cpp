@@ -54,9 +54,7 @@ struct fixture {
     ps->shutdown();
   }
 
-  const caf::actor& shard(const std::string& topic) {
-    return tracker->shard(topic);
-  }
+  caf::actor shard(const std::string& topic) { return tracker->shard(topic); }
 
   // A stand-in for a channel actor: lives until the fixture ends.
   caf::actor owner() {
@@ -330,7 +328,7 @@ TEST_CASE(
   "[actors][presence]") {
   fixture f{200ms};
   const std::string topic = "room:rejoin";
-  auto& shard = f.shard(topic);
+  auto shard = f.shard(topic);
   caf::scoped_actor alice_ws{*f.sys};  // alice's connection: every diff
   f.ps->subscribe(caf::actor_cast<caf::actor>(alice_ws), topic);
   caf::scoped_actor self{*f.sys};

@@ -249,7 +249,8 @@ export function defineCommonTests(appName, getApp, topicFor) {
       const families = ["fenix_connections", "fenix_channels",
         "fenix_messages_in_total", "fenix_messages_out_total",
         "fenix_broadcasts_total", "fenix_dropped_frames_total",
-        "fenix_presence_entries", "fenix_cluster_nodes"]
+        "fenix_presence_entries", "fenix_cluster_nodes",
+        "fenix_actor_restarts_total"]
       const scrape = async () => {
         const res = await fetch(`${app.httpUrl}/metrics`,
           {signal: AbortSignal.timeout(3000)})

@@ -14,12 +14,17 @@
 //       benchmark target, which saturates one connection on purpose)
 //       [--node-port N [--join HOST:PORT]...]   (cluster, as the apps:
 //       loopback only, 4 shards; bench/run-cluster.sh)
+//       [--pubsub-shards N] [--fault-injection true] [--max-restarts N]
+//       [--restart-period-ms MS]   (supervision.test.mjs)
 //
 // Connect params: user=NAME (assigns.user), id=ID (socket id
 // "users_socket:ID"), reject=1 (403) or reject=429 (429).
 // Topics: room:* (see room() below), bench:* (echo + broadcast).
 // HTTP: POST /broadcast?topic=T&event=E with a JSON body broadcasts it from
 // the endpoint; GET /stats returns counters (actors, channels, ...).
+// With --fault-injection true: GET /shard?kind=pubsub|presence&topic=T names
+// the shard of T ({"name": "fenix.pubsub/N"}); POST /crash?name=NAME crashes
+// that supervised actor (404 if none runs).
 
 #include <caf/all.hpp>
 #include <iostream>
@@ -28,6 +33,7 @@
 #include <boost/json.hpp>
 
 #include "fenix/cluster.hpp"
+#include "fenix/detail/endpoint_context.hpp"
 #include "fenix/fenix.hpp"
 
 namespace {
@@ -149,6 +155,33 @@ fenix::connect_result connect(const fenix::connect_info& info) {
                                        id.empty() ? "" : "users_socket:" + id);
 }
 
+// The fault-injection routes (see the header comment).
+void mount_faults(fenix::endpoint& ep) {
+  using fenix::transport::http_request;
+  using fenix::transport::http_response;
+  ep.route("GET", "/shard", [&ep](const http_request& r) {
+    auto topic = r.query_param("topic");
+    bool pubsub = r.query_param("kind") != "presence";
+    auto shard =
+      pubsub ? ep.pubsub().shard(topic) : ep.context()->presence->shard(topic);
+    auto all = pubsub ? ep.pubsub().shards() : ep.context()->presence->shards();
+    for (std::size_t i = 0; i < all.size(); ++i)
+      if (all[i] == shard)
+        return http_response::json(
+          200,
+          json::serialize(json::object{
+            {"name", std::string{pubsub ? "fenix.pubsub/" : "fenix.presence/"}
+                       + std::to_string(i)}}));
+    return http_response::json(404, "{}");
+  });
+  ep.route("POST", "/crash", [&ep](const http_request& r) {
+    auto name = r.query_param("name");
+    if (!ep.faults()->crash(name))
+      return http_response::json(404, "{}");
+    return http_response::json(200, "{}");
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -202,6 +235,14 @@ int main(int argc, char** argv) {
       co.port = static_cast<std::uint16_t>(std::stoi(val));
     else if (flag == "--join")
       co.seeds.push_back(val);
+    else if (flag == "--pubsub-shards")
+      opts.pubsub_shards = std::stoul(val);
+    else if (flag == "--fault-injection")
+      opts.fault_injection = val == "true" || val == "1";
+    else if (flag == "--max-restarts")
+      opts.max_restarts = std::stoul(val);
+    else if (flag == "--restart-period-ms")
+      opts.restart_period = std::chrono::milliseconds{std::stol(val)};
     else {
       std::cerr << "unknown flag " << flag << '\n';
       return 2;
@@ -247,8 +288,14 @@ int main(int argc, char** argv) {
                    {"deflates", s.deflates},
                    {"frames_deflated", s.frames_deflated},
                    {"cluster_nodes", node ? node->nodes() : 1}};
+    std::uint64_t restarts = 0;
+    for (auto& [name, n] : ep.supervisor().restarts())
+      restarts += n;
+    o["restarts"] = restarts;
     return fenix::transport::http_response::json(200, json::serialize(o));
   });
+  if (ep.faults())
+    mount_faults(ep);
   auto rc = ep.run();
   if (node)
     node->leave();

@@ -25,6 +25,9 @@ struct endpoint_context {
   endpoint_options opts;
   std::vector<std::pair<socket::topic_pattern, channel_fn>> routes;
   connect_fn connect;
+  std::unique_ptr<fenix::supervisor> sup;  // before ps, presence: outlives
+  std::shared_ptr<fault_injector> faults;  // null unless enabled
+  std::atomic<int> escalate_fd{-1};        // endpoint::run's wake-up pipe
   std::unique_ptr<fenix::pubsub> ps;
   std::unique_ptr<presence_tracker> presence;
   std::atomic<std::uint64_t> channels{0};
@@ -35,8 +38,10 @@ struct endpoint_context {
   std::atomic<std::uint64_t> rate_limit_closes{0};
   std::unique_ptr<address_limiter> connects;  // per peer address
 
-  /// Stops the PubSub and presence actors.
+  /// Stops the supervised actors (reverse start order), PubSub and presence.
   void shutdown() {
+    if (sup)
+      sup->stop();
     if (presence)
       presence->shutdown();
     if (ps)

@@ -410,7 +410,7 @@ caf::behavior node_fn(node_actor* self, cluster_options opts, node_info me,
     },
     [=](cl_deliver_atom, remote_broadcast& rb) { deliver(self, rb); },
     [=](cl_presence_atom, const presence_message& m) {
-      auto& shards = self->state.ctx->presence->shards();
+      auto shards = self->state.ctx->presence->shards();
       if (m.shard < shards.size())
         self->send(shards[m.shard], cl_presence_atom::value, m);
     },
