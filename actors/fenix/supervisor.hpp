@@ -9,9 +9,10 @@
 ///   auto store = sup.which("myapp.store");  // the current handle
 ///
 /// The endpoint owns one (endpoint::supervisor()) with the PubSub shards
-/// ("fenix.pubsub/N"), the presence tracker shards ("fenix.presence/N") and
-/// the cluster node ("fenix.cluster") as children; an application puts its
-/// own long-lived actors (stores, per-user actors) under it the same way.
+/// ("fenix.pubsub/N") and the presence tracker shards ("fenix.presence/N")
+/// as children (the cluster node actor is not supervised yet); an
+/// application puts its own long-lived actors (stores, per-user actors)
+/// under it the same way.
 ///
 /// Lifecycle:
 /// - start_child starts the child at once, in the caller's thread, and
