@@ -131,8 +131,23 @@ TEST_CASE("subscribers left after many removals get every broadcast once",
   }
   CHECK(second.size() == static_cast<std::size_t>(n / 3));
 
+  // More leave after the list was squeezed: half of those left (index % 6
+  // == 0) unsubscribe; they must get nothing more.
+  for (int k = 0; k < n; k += 6)
+    f.ps->unsubscribe(f.subs[k], "t");
+  f.ps->broadcast("t", "second_b", empty());
+  auto second_b = f.collect("second_b", n / 6);
+  CHECK(f.quiet());
+  CHECK(second_b.size() == static_cast<std::size_t>(n / 6));
+  for (auto& [index, count] : second_b) {
+    CHECK(index % 6 == 3);
+    CHECK(count == 1);
+  }
+
   // Those who unsubscribed can subscribe again; a double subscribe counts
   // once.
+  for (int k = 0; k < n; k += 6)
+    f.ps->subscribe(f.subs[k], "t");
   for (int k = 1; k < n; k += 3) {
     f.ps->subscribe(f.subs[k], "t");
     f.ps->subscribe(f.subs[k], "t");
