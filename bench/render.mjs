@@ -157,7 +157,7 @@ w('## Machine');
 w();
 w('| | |');
 w('|---|---|');
-for (const k of ['date', 'nproc', 'cpu', 'kernel', 'memory', 'ulimit_n', 'compiler', 'node', 'commit', 'suite', 'loadavg_before', 'loadavg_after'])
+for (const k of ['date', 'nproc', 'cpu', 'kernel', 'memory', 'ulimit_n', 'compiler', 'node', 'commit', 'suite', 'servers', 'uws_peer', 'loadavg_before', 'loadavg_after'])
   if (machine[k]) w(`| ${k} | ${machine[k]} |`);
 for (const r of machine.rerun) w(`| re-run | ${r} |`);
 w();
@@ -174,6 +174,7 @@ w('```');
 w('bench/run.sh                 # builds build-bench/, runs the suite, writes BENCHMARKS.md');
 w('make bench                   # the same against build/');
 w('SUITE=quick bench/run.sh     # smaller sizes');
+w('SERVERS=fenix,uws,ws bench/run.sh   # also the uWebSockets peer (../shared/peers/build-uws.sh)');
 w('build-bench/bin/fenix-bench --help');
 w('```');
 w();
@@ -199,36 +200,51 @@ const lossy = Object.entries(runs).filter(([, r]) => (r.values.lost ?? 0) > 0 ||
 w(`| no loss, duplicate or failed join in any run | ${lossy.length ? lossy.map(([id]) => id).join(', ') : 'none'} | none | ${lossy.length ? '**missed**' : 'met'} |`);
 w();
 
-// -- fenix vs peer --------------------------------------------------------------
+// -- fenix vs the peers ---------------------------------------------------------
+// Case ids: ID (fenix), ID-peer (Node ws), ID-uws (uWebSockets), from one
+// run (bench/run.sh SERVERS=fenix,uws,ws).
 const pairs = [
+  ['fan-out 10k subscribers, server CPU per delivery (µs)', 'fanout-10000', (id) => value(id, 'server_cpu_per_delivery_us'), 'lower'],
+  ['fan-out 10k subscribers, p99 (ms)', 'fanout-10000', (id) => pct(id, 'latency', 'p99_ms'), 'lower'],
   ['one-to-many saturation, deliveries/s', 'saturation-fanout', (id) => value(id, 'deliveries_per_s'), 'higher'],
   ['one-to-many saturation, server CPU per delivery (µs)', 'saturation-fanout', (id) => value(id, 'server_cpu_per_delivery_us'), 'lower'],
   ['N² chat saturation, deliveries/s', 'saturation-chat', (id) => value(id, 'deliveries_per_s'), 'higher'],
   ['N² chat saturation, server CPU per delivery (µs)', 'saturation-chat', (id) => value(id, 'server_cpu_per_delivery_us'), 'lower'],
+  ['echo at saturation, replies/s', 'echo-saturation', (id) => value(id, 'replies_per_s'), 'higher'],
+  ['echo at saturation, server CPU per message (µs)', 'echo-saturation', (id) => value(id, 'server_cpu_per_message_us'), 'lower'],
+  ['echo at saturation, server context switches per message', 'echo-saturation', (id) => value(id, 'server_ctx_switches_per_message'), 'lower'],
   ['echo 1,000/s round trip p50 (ms)', 'echo', (id) => pct(id, 'round_trip', 'p50_ms'), 'lower'],
   ['echo 1,000/s round trip p99 (ms)', 'echo', (id) => pct(id, 'round_trip', 'p99_ms'), 'lower'],
-  ['echo server CPU per message (µs)', 'echo', (id) => value(id, 'server_cpu_per_message_us'), 'lower'],
+  ['echo 1,000/s server CPU per message (µs)', 'echo', (id) => value(id, 'server_cpu_per_message_us'), 'lower'],
+  ['echo 1,000/s server context switches per message', 'echo', (id) => value(id, 'server_ctx_switches_per_message'), 'lower'],
 ];
-const big = Object.keys(runs).find((id) => /^connect-\d+-peer$/.test(id));
+const big = Object.keys(runs).find((id) => /^connect-\d+-(peer|uws)$/.test(id));
 if (big) {
-  const fid = big.replace(/-peer$/, '');
+  const fid = big.replace(/-(peer|uws)$/, '');
   pairs.push([`RSS per idle connection at ${fid.slice(8)} (KiB)`, fid, (id) => value(id, 'server_rss_per_connection'), 'lower']);
   pairs.push([`connect + join rate at ${fid.slice(8)} (/s)`, fid, (id) => value(id, 'connect_join_rate'), 'higher']);
+  pairs.push([`server CPU per connect at ${fid.slice(8)} (µs)`, fid, (id) => value(id, 'server_cpu_per_connect_us'), 'lower']);
+  pairs.push([`server CPU per close at ${fid.slice(8)} (µs)`, fid, (id) => value(id, 'server_cpu_per_close_us'), 'lower']);
 }
-if (pairs.some(([, id]) => runs[`${id}-peer`])) {
-  w('## fenix and the Node `ws` peer, same run');
+const peers = [['-uws', 'uWS'], ['-peer', 'ws']].filter(([sfx]) => pairs.some(([, id]) => runs[id + sfx]));
+if (peers.length) {
+  w(`## fenix and the peers (${peers.map(([, n]) => n).join(', ')}), same run`);
   w();
-  w('The peer (`bench/peers/ws_peer.mjs`) is the least a Phoenix V2 server can do on Node\'s `ws`:');
-  w('no channel processes, no presence, a broadcast encoded once into a Buffer. "fenix advantage"');
-  w('is peer/fenix for costs and fenix/peer for rates: above 1 fenix is better.');
+  w('The peers are the least a Phoenix V2 server can do: no channel processes, no presence, a');
+  w('broadcast encoded once. ws is `bench/peers/ws_peer.mjs` on Node\'s `ws`; uWS is');
+  w('`../shared/peers/uws_peer.cpp` on uWebSockets (one thread, its own pub/sub), built outside');
+  w('the repository by `../shared/peers/build-uws.sh`. "fenix vs X" is X/fenix for costs and');
+  w('fenix/X for rates: above 1 fenix is better.');
   w();
-  w('| figure | fenix | peer | fenix advantage |');
-  w('|---|---|---|---|');
+  w(`| figure | fenix | ${peers.map(([, n]) => n).join(' | ')} | ${peers.map(([, n]) => `fenix vs ${n}`).join(' | ')} |`);
+  w(`|---|---|${peers.map(() => '---|').join('')}${peers.map(() => '---|').join('')}`);
   for (const [name, id, get, better] of pairs) {
     const a = get(id);
-    const b = get(`${id}-peer`);
-    const adv = a === undefined || b === undefined ? undefined : better === 'higher' ? a / b : b / a;
-    w(`| ${name} | ${num(a)} | ${num(b)} | ${adv === undefined ? 'n/a' : num(adv, 2) + 'x'} |`);
+    const bs = peers.map(([sfx]) => get(id + sfx));
+    if (a === undefined && bs.every((b) => b === undefined)) continue;
+    const advs = bs.map((b) => (a === undefined || b === undefined || !a || !b ? 'n/a'
+      : num(better === 'higher' ? a / b : b / a, 2) + 'x'));
+    w(`| ${name} | ${num(a)} | ${bs.map((b) => num(b)).join(' | ')} | ${advs.join(' | ')} |`);
   }
   w();
 }

@@ -3,7 +3,8 @@
 //
 // Phases: "start" (nothing open: the server's baseline RSS), "joined"
 // (every connection joined and idle, 2 s later), "closed" (all closed,
-// 2 s later). RSS per connection = (joined - start) / joined.
+// 2 s later). RSS per connection = (joined - start) / joined; server CPU
+// per close = CPU from "joined" to "closed" / joined.
 
 #include <thread>
 
@@ -93,6 +94,10 @@ void finish_connect(result& r, const options&) {
   if (closed && closed->rss_kib >= 0)
     r.set("server_rss_closed", static_cast<double>(closed->rss_kib), "KiB");
   add_server_cost(r, "start", "joined", joined, "connect_us");
+  // Closing: every connection left its one topic (one PubSub list).
+  if (after && closed && after->cpu_s >= 0 && closed->cpu_s >= 0 && joined > 0)
+    r.set("server_cpu_per_close_us",
+          (closed->cpu_s - after->cpu_s) * 1e6 / joined, "us");
   if (after)
     if (auto* c = after->stats.if_contains("connections"))
       r.set("server_connections_joined", c->to_number<double>());

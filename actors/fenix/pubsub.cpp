@@ -39,8 +39,55 @@ namespace {
 using sweep_atom = caf::atom_constant<caf::atom("ps_sweep")>;
 constexpr auto sweep_period = std::chrono::seconds(1);
 
+// The subscribers of one topic, in subscription order (delivery follows
+// it). A removal leaves a hole (null handle), found through `index`; the
+// holes are squeezed out once they are half the list, so removing N
+// subscribers costs O(N) in all, not a scan of the list each.
+struct topic_subscribers {
+  std::vector<subscriber> list;
+  std::unordered_map<const caf::actor_control_block*, std::size_t> index;
+  std::size_t holes = 0;
+
+  std::size_t size() const { return list.size() - holes; }
+
+  void add(subscriber s) {
+    index.emplace(caf::actor_cast<caf::actor_control_block*>(s.handle),
+                  list.size());
+    list.push_back(std::move(s));
+  }
+
+  /// Removes `who`'s subscription; false if it had none.
+  bool remove(const caf::actor_control_block* who) {
+    auto i = index.find(who);
+    if (i == index.end())
+      return false;
+    list[i->second] = subscriber{};  // drops the connection and intercepts
+    index.erase(i);
+    if (++holes > list.size() / 2)
+      compact();
+    return true;
+  }
+
+private:
+  void compact() {
+    std::size_t out = 0;
+    for (std::size_t k = 0; k < list.size(); ++k) {
+      if (!list[k].handle)
+        continue;
+      if (out != k) {
+        list[out] = std::move(list[k]);
+        index[caf::actor_cast<caf::actor_control_block*>(list[out].handle)] =
+          out;
+      }
+      ++out;
+    }
+    list.resize(out);
+    holes = 0;
+  }
+};
+
 struct shard_state {
-  std::unordered_map<std::string, std::vector<subscriber>> topics;
+  std::unordered_map<std::string, topic_subscribers> topics;
   std::unordered_map<caf::actor_addr, std::vector<std::string>> by_actor;
   std::unordered_map<std::string, detail::stream> streams;
   std::shared_ptr<pubsub_stats> stats;
@@ -159,8 +206,11 @@ void dispatch(shard_actor* self, const caf::actor_addr& from,
   frame encoded[protocol_version_count];
   std::uint64_t delivered = 0;
   transport::send_batch batch;  // one hand-off to the io threads
-  for (auto& s : i->second) {
-    if (from && s.handle.address() == from)
+  auto* sender = from.get();
+  for (auto& s : i->second.list) {
+    if (!s.handle
+        || (sender
+            && caf::actor_cast<caf::actor_control_block*>(s.handle) == sender))
       continue;
     if (!s.conn || intercepts(s, b->event)) {
       if (s.conn)
@@ -190,14 +240,10 @@ void remove_subscription(shard_actor* self, const caf::actor_addr& who,
   auto i = st.topics.find(topic);
   if (i == st.topics.end())
     return;
-  auto& v = i->second;
-  auto before = v.size();
-  v.erase(std::remove_if(
-            v.begin(), v.end(),
-            [&](const subscriber& s) { return s.handle.address() == who; }),
-          v.end());
-  st.stats->subscriptions.fetch_sub(before - v.size());
-  if (v.empty())
+  auto& subs = i->second;
+  if (subs.remove(who.get()))
+    st.stats->subscriptions.fetch_sub(1);
+  if (subs.size() == 0)
     st.topics.erase(i);
 }
 
@@ -214,7 +260,7 @@ void add_subscription(shard_actor* self, const std::string& topic,
       self->link_to(s.handle);
   }
   topics.push_back(topic);
-  st.topics[topic].push_back(std::move(s));
+  st.topics[topic].add(std::move(s));
   st.stats->subscriptions.fetch_add(1);
 }
 
