@@ -20,7 +20,9 @@
 #include "fenix/atoms.hpp"
 #include "fenix/channel.hpp"
 #include "fenix/endpoint.hpp"
+#include "fenix/events.hpp"
 #include "fenix/pubsub.hpp"
+#include "fenix/typed.hpp"
 #include "fenix/types.hpp"
 #include "fenix/version.hpp"
 
