@@ -29,6 +29,18 @@
 /// - `(terminate_atom, close_reason)`, once, before the actor exits.
 /// - any other message (handle_info), e.g. timers or app actors' replies.
 ///
+/// With types (docs/phoenix-to-fenix.md, examples/tour.cpp):
+/// - `fenix::stateful_channel<State>*` instead of `fenix::channel*` gives
+///   the channel `self->state` (see stateful_channel below);
+/// - `fenix::events{fenix::on<new_msg>("new_msg", fn), ...}` is a table of
+///   per-event handlers with payloads decoded as structs (events.hpp,
+///   typed.hpp); a payload that does not decode is answered
+///   `{"reason": "invalid payload", "field": ..., "error": ...}`;
+/// - `self->assign<std::string>("user")` reads an assign, throwing
+///   assign_error when it is missing or of another type;
+/// - `self->become(...)` swaps the user's behavior only: the framework's
+///   handlers stay.
+///
 /// Lifetime: a throw in any handler ends the channel and the client gets
 /// phx_error; `stop()` or the client's phx_leave ends it with phx_close;
 /// the connection closing ends it with close_reason::closed.
