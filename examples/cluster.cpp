@@ -19,7 +19,7 @@
 caf::behavior room(fenix::channel* self) {
   return {
     [=](fenix::join_atom, const std::string&, const fenix::payload&) {
-      auto user = boost::json::value_to<std::string>(self->assigns()["user"]);
+      auto user = self->assign<std::string>("user");
       self->track(user, {{"online_at", std::time(nullptr)}});
       self->push_presence_state();
       return fenix::join_result::ok();

@@ -8,28 +8,43 @@
 //   build/bin/example-presence --port 4000
 //   # client: new Presence(channel).onSync(() => render(presence.list()))
 
+#include <boost/describe/class.hpp>
 #include <caf/all.hpp>
 #include <chrono>
 
 #include "fenix/fenix.hpp"
 
-caf::behavior lobby(fenix::channel* self) {
-  auto user = std::make_shared<std::string>();
+// "away"'s payload: {"away": true|false}.
+struct away {
+  bool away = false;
+};
+BOOST_DESCRIBE_STRUCT(away, (), (away))
+
+// The channel's state (self->state): who this channel tracks.
+struct lobby_state {
+  std::string user;
+};
+
+caf::behavior lobby(fenix::stateful_channel<lobby_state>* self) {
   return {
     [=](fenix::join_atom, const std::string&, const fenix::payload&) {
-      *user = boost::json::value_to<std::string>(self->assigns()["user"]);
-      self->track(*user, {{"online_at", std::time(nullptr)}});
+      self->state.user = self->assign<std::string>("user");
+      self->track(self->state.user, {{"online_at", std::time(nullptr)}});
       self->push_presence_state();  // goes out right after the join reply
       return fenix::join_result::ok();
     },
-    [=](fenix::in_atom, const std::string& event,
-        const fenix::payload& p) -> fenix::reply {
-      if (event != "away")
+    fenix::events{
+      fenix::on<away>("away",
+                      [=](const away& a) {
+                        self->update(self->state.user,
+                                     {{"online_at", std::time(nullptr)},
+                                      {"away", a.away}});
+                        return fenix::reply::ok();
+                      }),
+    }
+      .on_unknown([](const std::string&, const fenix::payload&) {
         return fenix::reply::error(fenix::json_object{{"reason", "unknown"}});
-      auto away = p.object().at("away").as_bool();
-      self->update(*user, {{"online_at", std::time(nullptr)}, {"away", away}});
-      return fenix::reply::ok();
-    },
+      }),
   };
 }
 

@@ -5,9 +5,24 @@
 //
 //   build/bin/example-room --port 4000
 
+#include <boost/describe/class.hpp>
 #include <caf/all.hpp>
 
 #include "fenix/fenix.hpp"
+
+// new_msg's payload: {"body": "..."}; anything else is answered
+// {"reason": "invalid payload", "field": "body", "error": ...}.
+struct new_msg {
+  std::string body;
+};
+BOOST_DESCRIBE_STRUCT(new_msg, (), (body))
+
+// What everyone in the room receives.
+struct said {
+  std::string user;
+  std::string body;
+};
+BOOST_DESCRIBE_STRUCT(said, (), (user, body))
 
 caf::behavior room(fenix::channel* self) {
   return {
@@ -17,20 +32,24 @@ caf::behavior room(fenix::channel* self) {
           fenix::json_object{{"reason", "unauthorized"}});
       return fenix::join_result::ok(fenix::json_object{{"joined", true}});
     },
-    [=](fenix::in_atom, const std::string& event,
-        const fenix::payload& p) -> fenix::reply {
-      if (event == "new_msg") {
-        auto msg = p.object();  // throws (crash) if not an object
-        msg["user"] = self->assigns()["user"];
-        self->broadcast("new_msg", msg);  // sender included
-        return fenix::reply::ok();
-      }
-      if (event == "shout_others") {
-        self->broadcast_from("shout", p);
-        return fenix::reply::ok();
-      }
-      return fenix::reply::error(fenix::json_object{{"reason", "unknown"}});
-    },
+    fenix::events{
+      fenix::on<new_msg>(
+        "new_msg",
+        [=](const new_msg& m) {
+          auto user = self->assign<std::string>("user");
+          // sender included
+          self->broadcast("new_msg", fenix::encode(said{user, m.body}));
+          return fenix::reply::ok();
+        }),
+      fenix::on("shout_others",
+                [=](const fenix::payload& p) {
+                  self->broadcast_from("shout", p);
+                  return fenix::reply::ok();
+                }),
+    }
+      .on_unknown([](const std::string&, const fenix::payload&) {
+        return fenix::reply::error(fenix::json_object{{"reason", "unknown"}});
+      }),
     [=](fenix::terminate_atom, fenix::close_reason why) {
       // left, closed, duplicate_join, stopped, crashed, disconnected
       static_cast<void>(why);

@@ -1,4 +1,7 @@
-/// Every atom fenix defines, in one place (CAF 0.17: at most 10 characters).
+/// Every atom fenix defines, in one place. Each `fenix::X_atom` type has a
+/// constant `fenix::X_atom_v` (CAF_ADD_ATOM; `X_atom::value` still works).
+/// CAF 0.17 limits the atom's text (what to_string prints) to 10
+/// characters; the C++ names are what code reads.
 ///
 /// User-facing atoms appear in channel behaviors:
 ///   [=](fenix::join_atom, const std::string& topic, const fenix::payload& p)
@@ -8,52 +11,49 @@
 #pragma once
 
 #include <caf/atom.hpp>
-
-namespace fenix {
+#include <caf/type_id.hpp>
 
 // -- user-facing ---------------------------------------------------------------
-using join_atom = caf::atom_constant<caf::atom("join")>;
-using in_atom = caf::atom_constant<caf::atom("in")>;
-using out_atom = caf::atom_constant<caf::atom("out")>;
-using terminate_atom = caf::atom_constant<caf::atom("terminate")>;
-using broadcast_atom = caf::atom_constant<caf::atom("broadcast")>;
-using presence_atom = caf::atom_constant<caf::atom("presence")>;
+CAF_ADD_ATOM(fenix, fenix, join_atom, "join")
+CAF_ADD_ATOM(fenix, fenix, in_atom, "in")
+CAF_ADD_ATOM(fenix, fenix, out_atom, "out")
+CAF_ADD_ATOM(fenix, fenix, terminate_atom, "terminate")
+CAF_ADD_ATOM(fenix, fenix, broadcast_atom, "broadcast")
+CAF_ADD_ATOM(fenix, fenix, presence_atom, "presence")
 
 // -- internal (socket <-> channel <-> pubsub <-> tracker) -----------------------
-using sys_join_atom = caf::atom_constant<caf::atom("sys_join")>;
-using sys_in_atom = caf::atom_constant<caf::atom("sys_in")>;
-using sys_leave_atom = caf::atom_constant<caf::atom("sys_leave")>;
-using sys_close_atom = caf::atom_constant<caf::atom("sys_close")>;
-using sys_out_atom = caf::atom_constant<caf::atom("sys_out")>;
-using open_atom = caf::atom_constant<caf::atom("open")>;
-using frame_atom = caf::atom_constant<caf::atom("frame")>;
-using closed_atom = caf::atom_constant<caf::atom("closed")>;
-using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
-using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
-using publish_atom = caf::atom_constant<caf::atom("publish")>;
-using track_atom = caf::atom_constant<caf::atom("track")>;
-using update_atom = caf::atom_constant<caf::atom("update")>;
-using untrack_atom = caf::atom_constant<caf::atom("untrack")>;
-using list_atom = caf::atom_constant<caf::atom("list")>;
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
-using reply_atom = caf::atom_constant<caf::atom("reply")>;
-using push_atom = caf::atom_constant<caf::atom("push")>;
+CAF_ADD_ATOM(fenix, fenix, sys_join_atom, "sys_join")
+CAF_ADD_ATOM(fenix, fenix, sys_in_atom, "sys_in")
+CAF_ADD_ATOM(fenix, fenix, sys_leave_atom, "sys_leave")
+CAF_ADD_ATOM(fenix, fenix, sys_close_atom, "sys_close")
+CAF_ADD_ATOM(fenix, fenix, sys_out_atom, "sys_out")
+CAF_ADD_ATOM(fenix, fenix, open_atom, "open")
+CAF_ADD_ATOM(fenix, fenix, frame_atom, "frame")
+CAF_ADD_ATOM(fenix, fenix, closed_atom, "closed")
+CAF_ADD_ATOM(fenix, fenix, subscribe_atom, "subscribe")
+CAF_ADD_ATOM(fenix, fenix, unsub_atom, "unsub")
+CAF_ADD_ATOM(fenix, fenix, publish_atom, "publish")
+CAF_ADD_ATOM(fenix, fenix, track_atom, "track")
+CAF_ADD_ATOM(fenix, fenix, update_atom, "update")
+CAF_ADD_ATOM(fenix, fenix, untrack_atom, "untrack")
+CAF_ADD_ATOM(fenix, fenix, list_atom, "list")
+CAF_ADD_ATOM(fenix, fenix, flush_atom, "flush")
+CAF_ADD_ATOM(fenix, fenix, reply_atom, "reply")
+CAF_ADD_ATOM(fenix, fenix, push_atom, "push")
 
 // -- cluster (node <-> node, node <-> local pubsub and presence) ---------------
-using cl_hello_atom = caf::atom_constant<caf::atom("cl_hello")>;
-using cl_members_atom = caf::atom_constant<caf::atom("cl_members")>;
-using cl_bye_atom = caf::atom_constant<caf::atom("cl_bye")>;
-using cl_deliver_atom = caf::atom_constant<caf::atom("cl_deliver")>;
-using cl_forward_atom = caf::atom_constant<caf::atom("cl_forward")>;
-using cl_presence_atom = caf::atom_constant<caf::atom("cl_pres")>;
-using cl_attach_atom = caf::atom_constant<caf::atom("cl_attach")>;
-using cl_peer_up_atom = caf::atom_constant<caf::atom("cl_peerup")>;
-using cl_peer_down_atom = caf::atom_constant<caf::atom("cl_peerdn")>;
-using cl_peer_gone_atom = caf::atom_constant<caf::atom("cl_peergo")>;
-using cl_tick_atom = caf::atom_constant<caf::atom("cl_tick")>;
-using cl_retry_atom = caf::atom_constant<caf::atom("cl_retry")>;
-using cl_permdown_atom = caf::atom_constant<caf::atom("cl_permdn")>;
-using cl_leave_atom = caf::atom_constant<caf::atom("cl_leave")>;
-using cl_join_atom = caf::atom_constant<caf::atom("cl_join")>;
-
-}  // namespace fenix
+CAF_ADD_ATOM(fenix, fenix, cl_hello_atom, "cl_hello")
+CAF_ADD_ATOM(fenix, fenix, cl_members_atom, "cl_members")
+CAF_ADD_ATOM(fenix, fenix, cl_bye_atom, "cl_bye")
+CAF_ADD_ATOM(fenix, fenix, cl_deliver_atom, "cl_deliver")
+CAF_ADD_ATOM(fenix, fenix, cl_forward_atom, "cl_forward")
+CAF_ADD_ATOM(fenix, fenix, cl_presence_atom, "cl_pres")
+CAF_ADD_ATOM(fenix, fenix, cl_attach_atom, "cl_attach")
+CAF_ADD_ATOM(fenix, fenix, cl_peer_up_atom, "cl_peerup")
+CAF_ADD_ATOM(fenix, fenix, cl_peer_down_atom, "cl_peerdn")
+CAF_ADD_ATOM(fenix, fenix, cl_peer_gone_atom, "cl_peergo")
+CAF_ADD_ATOM(fenix, fenix, cl_tick_atom, "cl_tick")
+CAF_ADD_ATOM(fenix, fenix, cl_retry_atom, "cl_retry")
+CAF_ADD_ATOM(fenix, fenix, cl_permdown_atom, "cl_permdn")
+CAF_ADD_ATOM(fenix, fenix, cl_leave_atom, "cl_leave")
+CAF_ADD_ATOM(fenix, fenix, cl_join_atom, "cl_join")

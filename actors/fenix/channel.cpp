@@ -95,17 +95,34 @@ void channel::intercept(std::vector<std::string> events) {
 void channel::stop() {
   if (terminated_)
     return;
+  if (in_event_) {  // the event's reply goes first (handle_in)
+    stop_pending_ = true;
+    return;
+  }
   init_->conn->send(
     init_->ser->encode_control(init_->join_ref, topic(), "phx_close", {}));
   finish(close_reason::stopped);
+}
+
+void channel::unbecome() {
+  if (saved_.empty())
+    return;
+  user_ = std::move(saved_.back());
+  saved_.pop_back();
+}
+
+caf::optional<caf::message> channel::invoke_user(caf::message& msg) {
+  // A copy: the handler may call become(), replacing user_ while it runs.
+  auto bhvr = user_;
+  return bhvr(msg);
 }
 
 void channel::run_terminate(close_reason why) {
   if (terminated_)
     return;
   terminated_ = true;
-  auto msg = caf::make_message(terminate_atom::value, why);
-  user_(msg);
+  auto msg = caf::make_message(terminate_atom_v, why);
+  invoke_user(msg);
 }
 
 void channel::finish(close_reason why) {
@@ -114,18 +131,18 @@ void channel::finish(close_reason why) {
   // rejoin right after (duplicate join, rejoin after leave) sees a clean
   // state. The tracker's monitor still covers crashes.
   if (tracked_)
-    send(init_->ctx->presence->shard(topic()), untrack_atom::value, address());
+    send(init_->ctx->presence->shard(topic()), untrack_atom_v, address());
   quit();
 }
 
 void channel::handle_join(const payload& params, const opt_string& join_ref,
                           const opt_string& ref, caf::response_promise rp) {
-  auto msg = caf::make_message(join_atom::value, topic(), params);
+  auto msg = caf::make_message(join_atom_v, topic(), params);
   current_ref_ = ref;
   join_msg_ref_ = ref;
   join_msg_join_ref_ = join_ref;
   join_promise_ = std::move(rp);
-  auto res = user_(msg);
+  auto res = invoke_user(msg);
   auto* jr = result_as<join_result>(res);
   if (jr == nullptr)
     throw std::logic_error("channel for " + topic()
@@ -179,12 +196,12 @@ void channel::complete_join(const join_result& r) {
     // replays what a recovering client missed (pubsub.hpp).
     stream_join_ptr j = std::make_shared<const stream_join>(
       stream_join{join_ref, join_msg_ref_, r.response(), r.stream()});
-    request(ps.shard(topic()), caf::infinite, subscribe_atom::value, topic(),
+    request(ps.shard(topic()), caf::infinite, subscribe_atom_v, topic(),
             std::move(me), std::move(j))
       .then(std::move(joined), std::move(failed));
     return;
   }
-  request(ps.shard(topic()), caf::infinite, subscribe_atom::value, topic(),
+  request(ps.shard(topic()), caf::infinite, subscribe_atom_v, topic(),
           std::move(me),
           ser.encode_reply(join_ref, join_msg_ref_, topic(), reply_status::ok,
                            r.response()))
@@ -217,18 +234,30 @@ std::optional<stream_position> recover_param(const payload& params) {
 void channel::handle_in(const std::string& event, const payload& p,
                         const opt_string& ref) {
   current_ref_ = ref;
-  auto msg = caf::make_message(in_atom::value, event, p);
-  auto res = user_(msg);
+  auto msg = caf::make_message(in_atom_v, event, p);
+  in_event_ = true;
+  caf::optional<caf::message> res;
+  try {
+    res = invoke_user(msg);
+  } catch (...) {
+    in_event_ = false;
+    throw;
+  }
+  in_event_ = false;
   if (!res)
     throw std::logic_error("channel for " + topic() + " has no handler for "
                            + "event \"" + event + "\"");
   if (auto* r = result_as<fenix::reply>(res))
     reply({ref}, *r);
+  if (stop_pending_) {  // stop() during the handler: after its reply
+    stop_pending_ = false;
+    stop();
+  }
 }
 
 void channel::handle_out(const broadcast_ptr& b) {
-  auto msg = caf::make_message(out_atom::value, b->event, b->payload);
-  if (!user_(msg))
+  auto msg = caf::make_message(out_atom_v, b->event, b->payload);
+  if (!invoke_user(msg))
     push(b->event, b->payload);  // intercepted but not handled: pass on
 }
 
@@ -276,7 +305,7 @@ caf::behavior channel::make_behavior() {
     [this](caf::scheduled_actor*,
            caf::message_view& xs) -> caf::result<caf::message> {
       auto msg = xs.copy_content_to_message();
-      if (auto res = user_(msg))
+      if (auto res = invoke_user(msg))
         return std::move(*res);
       log::limited(log_level::warning, "channel unexpected message", "channel ",
                    topic(), " dropped unexpected ", "message ",
@@ -329,18 +358,18 @@ void check_meta(const json::object& meta) {
 void channel::track(const std::string& key, json::object meta) {
   check_meta(meta);
   tracked_ = true;
-  send(init_->ctx->presence->shard(topic()), track_atom::value, topic(), key,
+  send(init_->ctx->presence->shard(topic()), track_atom_v, topic(), key,
        payload{std::move(meta)}, caf::actor_cast<caf::actor>(this));
 }
 
 void channel::update(const std::string& key, json::object meta) {
   check_meta(meta);
-  send(init_->ctx->presence->shard(topic()), update_atom::value, topic(), key,
+  send(init_->ctx->presence->shard(topic()), update_atom_v, topic(), key,
        payload{std::move(meta)}, caf::actor_cast<caf::actor>(this));
 }
 
 void channel::untrack(const std::string& key) {
-  send(init_->ctx->presence->shard(topic()), untrack_atom::value, topic(), key,
+  send(init_->ctx->presence->shard(topic()), untrack_atom_v, topic(), key,
        address());
 }
 
@@ -348,7 +377,7 @@ void channel::push_presence_state() {
   // The tracker frames the push itself: it renders the topic's state once
   // per batching window, and joiners with the same serializer and join_ref
   // share the bytes (see presence_tracker.hpp).
-  request(init_->ctx->presence->shard(topic()), caf::infinite, list_atom::value,
+  request(init_->ctx->presence->shard(topic()), caf::infinite, list_atom_v,
           topic(), presence_push{init_->ser, init_->join_ref})
     .then([this](frame& state) { write(std::move(state)); });
 }

@@ -29,24 +29,45 @@
 /// - `(terminate_atom, close_reason)`, once, before the actor exits.
 /// - any other message (handle_info), e.g. timers or app actors' replies.
 ///
+/// With types (docs/phoenix-to-fenix.md, examples/tour.cpp):
+/// - `fenix::stateful_channel<State>*` instead of `fenix::channel*` gives
+///   the channel `self->state` (see stateful_channel below);
+/// - `fenix::events{fenix::on<new_msg>("new_msg", fn), ...}` is a table of
+///   per-event handlers with payloads decoded as structs (events.hpp,
+///   typed.hpp); a payload that does not decode is answered
+///   `{"reason": "invalid payload", "field": ..., "error": ...}`;
+/// - `self->assign<std::string>("user")` reads an assign, throwing
+///   assign_error when it is missing or of another type;
+/// - `self->become(...)` swaps the user's behavior only: the framework's
+///   handlers stay.
+///
 /// Lifetime: a throw in any handler ends the channel and the client gets
 /// phx_error; `stop()` or the client's phx_leave ends it with phx_close;
 /// the connection closing ends it with close_reason::closed.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include <caf/behavior_policy.hpp>
+#include <caf/detail/type_traits.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/spawn_options.hpp>
 
+#include "fenix/typed.hpp"
 #include "fenix/types.hpp"
 #include "fenix/protocol/serializer.hpp"
 
 namespace fenix {
 
 class channel;
+struct channel_init;
 namespace detail {
 struct endpoint_context;
 }  // namespace detail
@@ -60,8 +81,74 @@ struct endpoint_context;
 ///     return fenix::join_result::ok(full).recover(*since, {{"messages", {}}});
 std::optional<stream_position> recover_param(const payload& params);
 
-/// What users register: a function building the channel's behavior.
-using channel_fn = std::function<caf::behavior(channel*)>;
+template <class State>
+class stateful_channel;
+
+namespace detail {
+
+template <class T>
+struct stateful_self : std::false_type {};
+template <class State>
+struct stateful_self<stateful_channel<State>*> : std::true_type {};
+
+template <class F>
+using first_arg_t = caf::detail::tl_head_t<
+  typename caf::detail::get_callable_trait<F>::arg_types>;
+
+}  // namespace detail
+
+/// What users register: a function building the channel's behavior from
+/// its actor, either `caf::behavior(fenix::channel*)` or, for a channel
+/// with typed state, `caf::behavior(fenix::stateful_channel<State>*)`.
+///
+///   ep.channel("room:*", room);                        // function
+///   ep.channel("room:*", [db](fenix::channel* self) {  // or lambda
+///     return room(self, db);
+///   });
+class channel_fn {
+public:
+  channel_fn() = default;
+
+  template <class F, class = std::enable_if_t<
+                       !std::is_same_v<std::decay_t<F>, channel_fn>>>
+  channel_fn(F f) {
+    if constexpr (std::is_invocable_r_v<caf::behavior, F&, channel*>) {
+      make_ = std::move(f);
+      spawn_ = &spawn_as<channel>;
+    } else {
+      using self_t = detail::first_arg_t<F>;
+      static_assert(detail::stateful_self<self_t>::value,
+                    "a channel function takes fenix::channel* or "
+                    "fenix::stateful_channel<State>*");
+      make_ = [f = std::move(f)](channel* self) mutable {
+        return f(static_cast<self_t>(self));
+      };
+      spawn_ = &spawn_as<std::remove_pointer_t<self_t>>;
+    }
+  }
+
+  explicit operator bool() const { return static_cast<bool>(make_); }
+
+  /// Builds the behavior (called once, by the channel actor).
+  caf::behavior operator()(channel* self) const { return make_(self); }
+
+  /// Internal: spawns the channel actor, linked to `parent` (the socket).
+  caf::actor spawn(caf::local_actor* parent,
+                   std::shared_ptr<channel_init> init) const {
+    return spawn_(parent, std::move(init));
+  }
+
+private:
+  template <class T>
+  static caf::actor spawn_as(caf::local_actor* parent,
+                             std::shared_ptr<channel_init> init) {
+    return parent->template spawn<T, caf::linked>(std::move(init));
+  }
+
+  std::function<caf::behavior(channel*)> make_;
+  caf::actor (*spawn_)(caf::local_actor*,
+                       std::shared_ptr<channel_init>) = nullptr;
+};
 
 /// Internal: everything a channel is spawned with.
 struct channel_init {
@@ -73,6 +160,11 @@ struct channel_init {
   json::object assigns;
   std::string socket_id;
   channel_fn fn;
+};
+
+/// What assign<T>() throws when an assign is missing or of another type.
+struct assign_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 class channel : public caf::event_based_actor {
@@ -89,6 +181,42 @@ public:
   /// copied into the channel; the channel may change its copy.
   json::object& assigns() { return init_->assigns; }
   const json::object& assigns() const { return init_->assigns; }
+
+  /// The assign `key` as a T (decoded as payloads are, see typed.hpp);
+  /// throws assign_error when it is missing or of another type (a throw in
+  /// join answers "join crashed", elsewhere it crashes the channel).
+  ///
+  ///   auto user = self->assign<std::string>("user");
+  template <class T>
+  T assign(std::string_view key) const {
+    if (auto x = find_assign<T>(key))
+      return std::move(*x);
+    throw assign_error("assign \"" + std::string{key} + "\" is missing");
+  }
+
+  /// The assign `key` as a T, or nullopt when it is missing; throws
+  /// assign_error when it has another type.
+  template <class T>
+  std::optional<T> find_assign(std::string_view key) const {
+    auto* v = init_->assigns.if_contains(key);
+    if (v == nullptr)
+      return std::nullopt;
+    auto d = decode<T>(*v);
+    if (!d) {
+      auto& e = d.error();
+      throw assign_error("assign \"" + std::string{key}
+                         + (e.field.empty() ? "" : "." + e.field)
+                         + "\": " + e.error);
+    }
+    return std::move(*d);
+  }
+
+  /// Sets the channel's copy of assign `key` (Phoenix assign/3); the value
+  /// is encoded like a reply (see typed.hpp).
+  template <class T>
+  void assign(std::string_view key, const T& value) {
+    init_->assigns[key] = encode(value);
+  }
 
   // -- output to this client ----------------------------------------------------
 
@@ -142,8 +270,35 @@ public:
 
   // -- lifetime ------------------------------------------------------------------
 
-  /// Ends the channel gracefully: the client gets phx_close.
+  /// Ends the channel gracefully: the client gets phx_close. Called while
+  /// handling a client event, the event's reply (returned or sent with
+  /// reply()) goes out first, as Phoenix's `{:stop, reason, reply, socket}`.
   void stop();
+
+  // -- behavior ----------------------------------------------------------------
+
+  /// Replaces the user's behavior (the one the channel function returned),
+  /// as CAF's become does; the framework's own handlers (join, events,
+  /// leave, close, broadcasts) stay. `become(caf::keep_behavior, ...)`
+  /// keeps the current one for unbecome().
+  ///
+  ///   self->become(voting(self));   // caf::behavior or handlers
+  template <class T, class... Ts>
+  void become(T&& x, Ts&&... xs) {
+    if constexpr (std::is_same_v<std::decay_t<T>, caf::keep_behavior_t>) {
+      saved_.push_back(user_);
+      user_ = caf::behavior{std::forward<Ts>(xs)...};
+    } else if constexpr (sizeof...(Ts) == 0
+                         && std::is_same_v<std::decay_t<T>, caf::behavior>) {
+      user_ = std::forward<T>(x);
+    } else {
+      user_ = caf::behavior{std::forward<T>(x), std::forward<Ts>(xs)...};
+    }
+  }
+
+  /// Goes back to the behavior kept by `become(caf::keep_behavior, ...)`;
+  /// does nothing if none was kept.
+  void unbecome();
 
   caf::behavior make_behavior() override;
 
@@ -163,8 +318,11 @@ private:
   void finish(close_reason why);
   void run_terminate(close_reason why);
 
+  caf::optional<caf::message> invoke_user(caf::message& msg);
+
   std::shared_ptr<channel_init> init_;
   caf::behavior user_;
+  std::vector<caf::behavior> saved_;  // become(keep_behavior, ...)
   opt_string current_ref_;
   opt_string join_msg_ref_;             // ref of the phx_join message
   opt_string join_msg_join_ref_;        // its join_ref (echoed in the reply)
@@ -173,7 +331,56 @@ private:
   std::vector<frame> pending_;  // pushes made before the join reply
   bool joined_ = false;
   bool terminated_ = false;
-  bool tracked_ = false;  // has presence entries to drop on exit
+  bool tracked_ = false;       // has presence entries to drop on exit
+  bool in_event_ = false;      // handling a client event
+  bool stop_pending_ = false;  // stop() called meanwhile: after the reply
+};
+
+/// A channel with typed state, like CAF's stateful_actor: `self->state`
+/// lives as long as the channel (it is destroyed when the actor exits, after
+/// the terminate hook). State is default-constructible, or constructible
+/// from the channel's pointer.
+///
+///   struct room_state { std::string user; int messages = 0; };
+///   caf::behavior room(fenix::stateful_channel<room_state>* self) {
+///     return {
+///       [=](fenix::join_atom, const std::string&, const fenix::payload&) {
+///         self->state.user = self->assign<std::string>("user");
+///         return fenix::join_result::ok();
+///       },
+///     };
+///   }
+///   ep.channel("room:*", room);
+template <class State>
+class stateful_channel : public channel {
+public:
+  stateful_channel(caf::actor_config& cfg, std::shared_ptr<channel_init> init)
+    : channel(cfg, std::move(init)) {
+    if constexpr (std::is_constructible_v<State, stateful_channel*>)
+      new (&state) State(this);
+    else
+      new (&state) State();
+  }
+
+  ~stateful_channel() override {
+    if (!destroyed_)
+      state.~State();
+  }
+
+  void on_exit() override {
+    if (!destroyed_) {
+      destroyed_ = true;
+      state.~State();
+    }
+    channel::on_exit();
+  }
+
+  union {
+    State state;
+  };
+
+private:
+  bool destroyed_ = false;
 };
 
 }  // namespace fenix

@@ -20,9 +20,11 @@
 #include "fenix/atoms.hpp"
 #include "fenix/channel.hpp"
 #include "fenix/endpoint.hpp"
+#include "fenix/events.hpp"
 #include "fenix/fault_injection.hpp"
 #include "fenix/pubsub.hpp"
 #include "fenix/supervisor.hpp"
+#include "fenix/typed.hpp"
 #include "fenix/types.hpp"
 #include "fenix/version.hpp"
 

@@ -87,7 +87,9 @@ int main(int argc, char** argv) {
     };
     ep.channel(
       "room:*",
-      [store](fenix::channel* self) { return chat::room_channel(self, store); },
+      [store](chat::room_channel_actor* self) {
+        return chat::room_channel(self, store);
+      },
       std::move(history));
     try {
       rc = ep.run();

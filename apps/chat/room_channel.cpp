@@ -1,9 +1,10 @@
 #include "apps/chat/room_channel.hpp"
 
+#include <boost/describe/class.hpp>
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
-#include "fenix/atoms.hpp"
+#include "fenix/fenix.hpp"
 #include "apps/chat/room_store.hpp"
 #include "apps/common/app.hpp"
 
@@ -30,15 +31,27 @@ std::size_t code_points(const std::string& s) {
   return n;
 }
 
-struct member {
-  std::string user;
-  std::int64_t online_at = 0;
-  bool typing = false;
-
-  json::object meta() const {
-    return json::object{{"online_at", online_at}, {"typing", typing}};
-  }
+// The payloads of the room's events.
+struct new_msg_in {
+  std::string body;
 };
+BOOST_DESCRIBE_STRUCT(new_msg_in, (), (body))
+
+struct typing_in {
+  bool typing = false;
+};
+BOOST_DESCRIBE_STRUCT(typing_in, (), (typing))
+
+struct sent {
+  std::string id;
+};
+BOOST_DESCRIBE_STRUCT(sent, (), (id))
+
+// A body is non-blank and at most 2000 code points.
+bool valid_text(const std::string& s) {
+  return s.find_first_not_of(" \t\r\n") != std::string::npos
+         && code_points(s) <= 2000;
+}
 
 }  // namespace
 
@@ -53,80 +66,78 @@ bool valid_room(const std::string& name) {
 }
 
 std::optional<std::string> valid_body(const fenix::payload& p) {
-  if (p.is_binary() || !p.json().is_object())
+  auto m = fenix::decode<new_msg_in>(p);
+  if (!m || !valid_text(m->body))
     return std::nullopt;
-  auto* body = p.object().if_contains("body");
-  if (!body || !body->is_string())
-    return std::nullopt;
-  std::string s{body->get_string()};
-  auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos)
-    return std::nullopt;
-  if (code_points(s) > 2000)
-    return std::nullopt;
-  return s;
+  return std::move(m->body);
 }
 
-caf::behavior room_channel(fenix::channel* self, caf::actor store) {
-  auto me = std::make_shared<member>();
+json::object room_member::meta() const {
+  return json::object{{"online_at", online_at}, {"typing", typing}};
+}
+
+caf::behavior room_channel(room_channel_actor* self, caf::actor store) {
+  auto join = [=](fenix::join_atom, const std::string& topic,
+                  const fenix::payload& params) {
+    auto room = topic.substr(5);  // "room:"
+    if (!valid_room(room))
+      return fenix::join_result::error(error("invalid room"));
+    auto& me = self->state;
+    me.user = self->assign<std::string>("user");
+    me.online_at = now_ms();
+    auto since = fenix::recover_param(params);
+    self->request(store, caf::infinite, history_atom::value, room)
+      .then(
+        [=](room_history& h) {
+          auto r = fenix::join_result::ok(
+                     json::object{{"messages", std::move(h.last)}})
+                     .with_position()
+                     .seed(std::move(h.seed));
+          if (since)
+            r.recover(*since, json::object{{"messages", json::array{}}});
+          self->finish_join(r);
+          self->track(self->state.user, self->state.meta());
+          self->push_presence_state();
+        },
+        [=](caf::error&) {
+          self->finish_join(
+            fenix::join_result::error(error("history unavailable")));
+        });
+    return fenix::join_result::deferred();
+  };
+  auto new_msg = [=](const new_msg_in& in) -> fenix::reply {
+    if (!valid_text(in.body))
+      return fenix::reply::error(error("invalid body"));
+    chat_message m;
+    m.at_ms = now_ms();
+    m.id = ids().next(m.at_ms);
+    m.room = self->topic().substr(5);
+    m.user = self->state.user;
+    m.body = in.body;
+    // The room's stream gives it its offset; the store gets it from
+    // there (record_message in main.cpp).
+    self->broadcast("new_msg", to_json(m));
+    return fenix::reply::ok(fenix::encode(sent{m.id}));
+  };
+  auto typing = [=](const typing_in& in) {
+    auto& me = self->state;
+    if (me.typing != in.typing) {
+      me.typing = in.typing;
+      self->update(me.user, me.meta());
+    }
+    return fenix::reply::ok();
+  };
   return {
-    [=](fenix::join_atom, const std::string& topic,
-        const fenix::payload& params) {
-      auto room = topic.substr(5);  // "room:"
-      if (!valid_room(room))
-        return fenix::join_result::error(error("invalid room"));
-      me->user = json::value_to<std::string>(self->assigns()["user"]);
-      me->online_at = now_ms();
-      auto since = fenix::recover_param(params);
-      self->request(store, caf::infinite, history_atom::value, room)
-        .then(
-          [=](room_history& h) {
-            auto r = fenix::join_result::ok(
-                       json::object{{"messages", std::move(h.last)}})
-                       .with_position()
-                       .seed(std::move(h.seed));
-            if (since)
-              r.recover(*since, json::object{{"messages", json::array{}}});
-            self->finish_join(r);
-            self->track(me->user, me->meta());
-            self->push_presence_state();
-          },
-          [=](caf::error&) {
-            self->finish_join(
-              fenix::join_result::error(error("history unavailable")));
-          });
-      return fenix::join_result::deferred();
-    },
-    [=](fenix::in_atom, const std::string& event,
-        const fenix::payload& p) -> fenix::reply {
-      if (event == "new_msg") {
-        auto body = valid_body(p);
-        if (!body)
-          return fenix::reply::error(error("invalid body"));
-        chat_message m;
-        m.at_ms = now_ms();
-        m.id = ids().next(m.at_ms);
-        m.room = self->topic().substr(5);
-        m.user = me->user;
-        m.body = std::move(*body);
-        // The room's stream gives it its offset; the store gets it from
-        // there (record_message in main.cpp).
-        self->broadcast("new_msg", to_json(m));
-        return fenix::reply::ok(json::object{{"id", m.id}});
-      }
-      if (event == "typing") {
-        auto* t =
-          p.json().is_object() ? p.object().if_contains("typing") : nullptr;
-        if (!t || !t->is_bool())
-          return fenix::reply::error(error("invalid typing"));
-        if (me->typing != t->get_bool()) {
-          me->typing = t->get_bool();
-          self->update(me->user, me->meta());
-        }
-        return fenix::reply::ok();
-      }
-      return fenix::reply::error(error("unknown event"));
-    },
+    join,
+    fenix::events{
+      fenix::on<new_msg_in>("new_msg", new_msg,
+                            fenix::reply::error(error("invalid body"))),
+      fenix::on<typing_in>("typing", typing,
+                           fenix::reply::error(error("invalid typing"))),
+    }
+      .on_unknown([](const std::string&, const fenix::payload&) {
+        return fenix::reply::error(error("unknown event"));
+      }),
   };
 }
 

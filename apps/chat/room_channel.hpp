@@ -10,8 +10,21 @@
 
 namespace fenix::apps::chat {
 
+/// A room channel's state: the user as presence shows them.
+struct room_member {
+  std::string user;
+  std::int64_t online_at = 0;
+  bool typing = false;
+
+  /// The presence meta: {"online_at", "typing"}.
+  json::object meta() const;
+};
+
+/// A room channel actor.
+using room_channel_actor = fenix::stateful_channel<room_member>;
+
 /// The behavior of one room channel; `store` is the room store actor.
-caf::behavior room_channel(fenix::channel* self, caf::actor store);
+caf::behavior room_channel(room_channel_actor* self, caf::actor store);
 
 /// True for room names of 1-32 characters of [a-z0-9_-].
 bool valid_room(const std::string& name);

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     mount(ep, flags, node.get());
-    ep.channel("room:*", [registry](fenix::channel* self) {
+    ep.channel("room:*", [registry](pointing::pointing_channel_actor* self) {
       return pointing::pointing_channel(self, registry);
     });
     try {

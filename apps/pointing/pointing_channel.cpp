@@ -1,9 +1,10 @@
 #include "apps/pointing/pointing_channel.hpp"
 
+#include <boost/describe/class.hpp>
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
-#include "fenix/atoms.hpp"
+#include "fenix/fenix.hpp"
 #include "apps/common/app.hpp"
 #include "apps/pointing/rooms.hpp"
 
@@ -25,66 +26,68 @@ std::size_t code_points(std::string_view s) {
   return n;
 }
 
-const json::value* field(const fenix::payload& p, const char* name) {
-  if (p.is_binary() || !p.json().is_object())
-    return nullptr;
-  return p.object().if_contains(name);
+// The payloads of the room's events.
+struct set_ticket_in {
+  std::string title;
+};
+BOOST_DESCRIBE_STRUCT(set_ticket_in, (), (title))
+
+struct vote_in {
+  int points = 0;
+};
+BOOST_DESCRIBE_STRUCT(vote_in, (), (points))
+
+bool valid_title_text(const std::string& t) {
+  auto n = code_points(t);
+  return n >= 1 && n <= 200;
 }
 
-struct member {
-  std::string user;
-  std::int64_t online_at = 0;
-  std::string state = "voting";
-  caf::actor room;
-
-  json::object meta() const {
-    return json::object{{"online_at", online_at}, {"state", state}};
-  }
-};
+bool valid_points_value(int n) {
+  for (int ok : {0, 1, 2, 3, 5, 8, 13, 21})
+    if (n == ok)
+      return true;
+  return false;
+}
 
 // The room's answer to our enter: finish the join, then presence.
-void joined(fenix::channel* self, const std::shared_ptr<member>& me,
-            json::object& r) {
-  me->state = json::value_to<std::string>(r.at("state"));
+void joined(pointing_channel_actor* self, json::object& r) {
+  auto& me = self->state;
+  me.state = json::value_to<std::string>(r.at("state"));
   self->finish_join(fenix::join_result::ok(std::move(r.at("reply"))));
-  self->track(me->user, me->meta());
+  self->track(me.user, me.meta());
   self->push_presence_state();
   if (auto& rev = r.at("revealed"); rev.is_object())
     self->push("votes_revealed", payload{std::move(rev)});
 }
 
 // The registry hands the enter to the room, which answers with itself.
-void enter(fenix::channel* self, const caf::actor& registry,
-           const std::shared_ptr<member>& me, const std::string& room) {
-  self->request(registry, caf::infinite, enter_atom::value, room, me->user)
+void enter(pointing_channel_actor* self, const caf::actor& registry,
+           const std::string& room) {
+  self
+    ->request(registry, caf::infinite, enter_atom::value, room,
+              self->state.user)
     .then(
       [=](caf::actor& a, fenix::payload& r) {
-        me->room = std::move(a);
-        joined(self, me, r.json().as_object());
+        self->state.room = std::move(a);
+        joined(self, r.json().as_object());
       },
       [=](caf::error&) {
         self->finish_join(fenix::join_result::error(error("room unavailable")));
       });
 }
 
-// A valid event in the room's terms, or the error to reply.
-std::variant<payload, fenix::reply> checked(const std::string& event,
-                                            const fenix::payload& p) {
-  if (event == "set_ticket") {
-    auto title = valid_title(p);
-    if (!title)
-      return fenix::reply::error(error("invalid title"));
-    return payload{json::object{{"title", std::move(*title)}}};
-  }
-  if (event == "vote") {
-    auto points = valid_points(p);
-    if (!points)
-      return fenix::reply::error(error("invalid points"));
-    return payload{json::object{{"points", *points}}};
-  }
-  if (event == "reveal")
-    return payload{json::object{}};
-  return fenix::reply::error(error("unknown event"));
+// Hands a valid event to the room; its answer is the event's reply.
+fenix::reply forward(pointing_channel_actor* self, const std::string& event,
+                     json::object p) {
+  auto ref = self->socket_ref();
+  self
+    ->request(self->state.room, caf::infinite, command_atom::value, event,
+              payload{std::move(p)})
+    .then([=](const fenix::reply& r) { self->reply(ref, r); },
+          [=](caf::error&) {
+            self->reply(ref, fenix::reply::error(error("room unavailable")));
+          });
+  return fenix::reply::none();
 }
 
 }  // namespace
@@ -100,59 +103,66 @@ bool valid_room(const std::string& name) {
 }
 
 std::optional<std::string> valid_title(const fenix::payload& p) {
-  auto* t = field(p, "title");
-  if (!t || !t->is_string())
+  auto t = fenix::decode<set_ticket_in>(p);
+  if (!t || !valid_title_text(t->title))
     return std::nullopt;
-  auto n = code_points(t->get_string());
-  if (n < 1 || n > 200)
-    return std::nullopt;
-  return std::string{t->get_string()};
+  return std::move(t->title);
 }
 
 std::optional<int> valid_points(const fenix::payload& p) {
-  auto* v = field(p, "points");
-  if (!v || !(v->is_int64() || v->is_uint64()))
+  auto v = fenix::decode<vote_in>(p);
+  if (!v || !valid_points_value(v->points))
     return std::nullopt;
-  auto n = v->is_int64() ? v->get_int64() : -1;
-  for (int ok : {0, 1, 2, 3, 5, 8, 13, 21})
-    if (n == ok)
-      return ok;
-  return std::nullopt;
+  return v->points;
 }
 
-caf::behavior pointing_channel(fenix::channel* self, caf::actor registry) {
-  auto me = std::make_shared<member>();
+json::object pointing_member::meta() const {
+  return json::object{{"online_at", online_at}, {"state", state}};
+}
+
+caf::behavior pointing_channel(pointing_channel_actor* self,
+                               caf::actor registry) {
+  auto invalid_title = fenix::reply::error(error("invalid title"));
+  auto invalid_points = fenix::reply::error(error("invalid points"));
   return {
     [=](fenix::join_atom, const std::string& topic, const fenix::payload&) {
       auto room = topic.substr(5);  // "room:"
       if (!valid_room(room))
         return fenix::join_result::error(error("invalid room"));
-      me->user = json::value_to<std::string>(self->assigns()["user"]);
-      me->online_at = now_ms();
-      enter(self, registry, me, room);
+      self->state.user = self->assign<std::string>("user");
+      self->state.online_at = now_ms();
+      enter(self, registry, room);
       return fenix::join_result::deferred();
     },
-    [=](fenix::in_atom, const std::string& event,
-        const fenix::payload& p) -> fenix::reply {
-      auto c = checked(event, p);
-      if (auto* r = std::get_if<fenix::reply>(&c))
-        return *r;
-      auto ref = self->socket_ref();
-      self
-        ->request(me->room, caf::infinite, command_atom::value, event,
-                  std::get<payload>(c))
-        .then([=](const fenix::reply& r) { self->reply(ref, r); },
-              [=](caf::error&) {
-                self->reply(ref,
-                            fenix::reply::error(error("room unavailable")));
-              });
-      return fenix::reply::none();
-    },
+    fenix::events{
+      fenix::on<set_ticket_in>(
+        "set_ticket",
+        [=](const set_ticket_in& t) {
+          if (!valid_title_text(t.title))
+            return invalid_title;
+          return forward(self, "set_ticket", {{"title", t.title}});
+        },
+        invalid_title),
+      fenix::on<vote_in>(
+        "vote",
+        [=](const vote_in& v) {
+          if (!valid_points_value(v.points))
+            return invalid_points;
+          return forward(self, "vote", {{"points", v.points}});
+        },
+        invalid_points),
+      fenix::on("reveal", [=] { return forward(self, "reveal", {}); }),
+    }
+      .on_unknown([](const std::string&, const fenix::payload&) {
+        return fenix::reply::error(error("unknown event"));
+      }),
+    // From the room: this member's presence state, pushes to this client.
     [=](state_atom, const std::string& state) {
-      if (me->state == state)
+      auto& me = self->state;
+      if (me.state == state)
         return;
-      me->state = state;
-      self->update(me->user, me->meta());
+      me.state = state;
+      self->update(me.user, me.meta());
     },
     [=](push_atom, const std::string& event, const fenix::payload& p) {
       self->push(event, p);

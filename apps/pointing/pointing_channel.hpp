@@ -14,8 +14,24 @@
 
 namespace fenix::apps::pointing {
 
+/// A room channel's state: the member as presence shows them, and the
+/// room actor once entered.
+struct pointing_member {
+  std::string user;
+  std::int64_t online_at = 0;
+  std::string state = "voting";  // the room sets it (state_atom)
+  caf::actor room;
+
+  /// The presence meta: {"online_at", "state"}.
+  json::object meta() const;
+};
+
+/// A room channel actor.
+using pointing_channel_actor = fenix::stateful_channel<pointing_member>;
+
 /// The behavior of one room channel; `registry` is the rooms' registry.
-caf::behavior pointing_channel(fenix::channel* self, caf::actor registry);
+caf::behavior pointing_channel(pointing_channel_actor* self,
+                               caf::actor registry);
 
 /// True for room names of 1-32 characters of [a-z0-9_-].
 bool valid_room(const std::string& name);

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     mount(ep, flags, node.get());
-    ep.channel("timers:*", [registry](fenix::channel* self) {
+    ep.channel("timers:*", [registry](timer::timer_channel_actor* self) {
       return timer::timer_channel(self, registry);
     });
     try {

@@ -10,7 +10,15 @@
 
 namespace fenix::apps::timer {
 
+/// A timers channel's state: the user's timer actor, once joined.
+struct timer_channel_state {
+  caf::actor owner;
+};
+
+/// A timers channel actor.
+using timer_channel_actor = fenix::stateful_channel<timer_channel_state>;
+
 /// The behavior of one timers channel; `registry` finds user actors.
-caf::behavior timer_channel(fenix::channel* self, caf::actor registry);
+caf::behavior timer_channel(timer_channel_actor* self, caf::actor registry);
 
 }  // namespace fenix::apps::timer

@@ -83,7 +83,7 @@ void start_join(socket_actor* self, message m, const channel_fn& fn,
   init->assigns = st.init->assigns;
   init->socket_id = st.init->id;
   init->fn = fn;
-  auto ch = self->spawn<channel, caf::linked>(init);
+  auto ch = fn.spawn(self, init);
   auto topic = m.topic;
   auto join_ref = init->join_ref;
   auto close_old = [self, topic, old_join_ref] {
