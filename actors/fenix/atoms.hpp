@@ -56,4 +56,13 @@ using cl_permdown_atom = caf::atom_constant<caf::atom("cl_permdn")>;
 using cl_leave_atom = caf::atom_constant<caf::atom("cl_leave")>;
 using cl_join_atom = caf::atom_constant<caf::atom("cl_join")>;
 
+// -- entities (caller <-> router <-> router, cluster actor <-> router) -------
+using en_fwd_atom = caf::atom_constant<caf::atom("en_fwd")>;
+using en_remote_atom = caf::atom_constant<caf::atom("en_remote")>;
+using en_claim_atom = caf::atom_constant<caf::atom("en_claim")>;
+using en_ping_atom = caf::atom_constant<caf::atom("en_ping")>;
+using en_tick_atom = caf::atom_constant<caf::atom("en_tick")>;
+using en_members_atom = caf::atom_constant<caf::atom("en_members")>;
+using en_attach_atom = caf::atom_constant<caf::atom("en_attach")>;
+
 }  // namespace fenix
