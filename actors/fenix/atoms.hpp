@@ -57,3 +57,12 @@ CAF_ADD_ATOM(fenix, fenix, cl_retry_atom, "cl_retry")
 CAF_ADD_ATOM(fenix, fenix, cl_permdown_atom, "cl_permdn")
 CAF_ADD_ATOM(fenix, fenix, cl_leave_atom, "cl_leave")
 CAF_ADD_ATOM(fenix, fenix, cl_join_atom, "cl_join")
+
+// -- entities (caller <-> router <-> router, cluster actor <-> router) -------
+CAF_ADD_ATOM(fenix, fenix, en_fwd_atom, "en_fwd")
+CAF_ADD_ATOM(fenix, fenix, en_remote_atom, "en_remote")
+CAF_ADD_ATOM(fenix, fenix, en_claim_atom, "en_claim")
+CAF_ADD_ATOM(fenix, fenix, en_ping_atom, "en_ping")
+CAF_ADD_ATOM(fenix, fenix, en_tick_atom, "en_tick")
+CAF_ADD_ATOM(fenix, fenix, en_members_atom, "en_members")
+CAF_ADD_ATOM(fenix, fenix, en_attach_atom, "en_attach")

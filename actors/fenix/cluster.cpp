@@ -11,6 +11,7 @@
 #include "fenix/mesh/node.hpp"
 #include "fenix/mesh/protocol.hpp"
 #include "fenix/endpoint.hpp"
+#include "fenix/entity.hpp"
 #include "fenix/detail/endpoint_context.hpp"
 
 namespace fenix {
@@ -147,6 +148,10 @@ std::size_t cluster::nodes() const {
 std::vector<std::string> cluster::peers() const {
   std::lock_guard<std::mutex> guard{view_->mtx};
   return view_->peers;
+}
+
+void cluster::attach(entities& e) {
+  caf::anon_send(actor_, en_attach_atom::value, e.router());
 }
 
 void cluster::leave() {

@@ -63,6 +63,7 @@
 namespace fenix {
 
 class endpoint;
+class entities;
 
 struct cluster_options {
   std::string host = "127.0.0.1";  // address the cluster port binds to
@@ -127,6 +128,11 @@ public:
 
   /// Addresses of the peers up, sorted.
   std::vector<std::string> peers() const;
+
+  /// Places the entities of `e` across the cluster (see entity.hpp): from
+  /// now on keys are owned by one node and routed there. Attach before the
+  /// first message to an entity, on every node; `e` outlives the cluster.
+  void attach(entities& e);
 
   /// Tells every peer to drop this node now (they stop showing its
   /// presences and do not redial it), waits up to `leave_timeout` for their

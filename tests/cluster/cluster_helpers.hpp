@@ -176,11 +176,15 @@ public:
   node(const node&) = delete;
   node& operator=(const node&) = delete;
 
+  /// The program in build/bin to start (default fenix-chat); it must take
+  /// the arguments below.
+  void program(std::string name) { program_ = std::move(name); }
+
   /// Starts `fenix-chat --port 0 --node-port P [extra...]` and waits for its
   /// "listening on" line. Returns false on failure (see log()).
   bool start(const std::vector<std::string>& extra) {
     kill(SIGKILL);
-    std::vector<std::string> args{bin_dir() + "/fenix-chat",
+    std::vector<std::string> args{bin_dir() + "/" + program_,
                                   "--port",
                                   "0",
                                   "--db",
@@ -311,6 +315,7 @@ private:
   std::string name_;
   std::string dir_;
   std::uint16_t node_port_;
+  std::string program_ = "fenix-chat";
   pid_t pid_ = -1;
   int out_ = -1;
   int exit_code_ = -1;

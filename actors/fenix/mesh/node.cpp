@@ -65,6 +65,7 @@ struct node_state {
   std::shared_ptr<detail::endpoint_context> ctx;
   std::shared_ptr<cluster::view> view;
   caf::io::middleman_actor mm;  // plain or OpenSSL
+  caf::actor entities;          // the entity router, once attached
   bool leaving = false;
   static inline const char* name = "fenix.cluster";
 };
@@ -90,7 +91,29 @@ void tell_trackers(node_actor* self, const Ts&... xs) {
     self->send(shard, xs...);
 }
 
+// The entity router learns the members up (with their cluster actors) and
+// how many are known (all but those that left) on every change.
+void tell_entities(node_actor* self) {
+  auto& st = self->state;
+  if (!st.entities || st.me.address.empty())
+    return;
+  std::vector<std::string> addrs;
+  std::vector<caf::actor> handles;
+  std::uint64_t known = 1;
+  for (auto& [addr, m] : st.members) {
+    if (m.st == status::up) {
+      addrs.push_back(addr);
+      handles.push_back(m.handle);
+    }
+    if (m.st != status::left)  // joining ones too: a node still reaching
+      ++known;                 // its seeds is not a cluster of one
+  }
+  self->send(st.entities, en_members_atom::value, st.me.address,
+             std::move(addrs), std::move(handles), known, st.leaving);
+}
+
 void publish_view(node_actor* self) {
+  tell_entities(self);
   auto& st = self->state;
   std::vector<std::string> up;
   for (auto& [addr, m] : st.members)
@@ -334,7 +357,19 @@ caf::behavior node_fn(node_actor* self, cluster_options opts, node_info me,
                         : sys.middleman().actor_handle();
   self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
   return {
-    [=](cl_attach_atom, const node_info& me) { self->state.me = me; },
+    [=](cl_attach_atom, const node_info& me) {
+      self->state.me = me;
+      tell_entities(self);
+    },
+    [=](en_attach_atom, const caf::actor& router) {
+      self->state.entities = router;
+      tell_entities(self);
+    },
+    [=](en_remote_atom, caf::message& m) {
+      // From a peer's entity router: the reply goes straight back to it.
+      if (self->state.entities)
+        self->delegate(self->state.entities, std::move(m));
+    },
     [=](cl_join_atom, const std::vector<std::string>& seeds) {
       for (auto& addr : seeds) {
         if (addr == self->state.me.address)
