@@ -35,6 +35,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "fenix/channel.hpp"
+#include "fenix/presence_fetch.hpp"
 #include "fenix/pubsub.hpp"
 #include "fenix/types.hpp"
 #include "fenix/transport/server.hpp"
@@ -293,6 +294,28 @@ public:
   void stop();
 
   endpoint_stats stats() const;
+
+  // -- presence (presence_list.cpp) ------------------------------------------
+
+  /// Phoenix Presence `fetch/2` for topics matching `pattern`: see
+  /// presence_fetch.hpp. Register before start().
+  void presence_fetch(std::string pattern, presence_fetch_fn fn);
+
+  /// Phoenix `Presence.list(topic)` from outside a channel, from any
+  /// thread, never blocking: `cb` runs later on a CAF worker with the
+  /// topic's map `{key: {"metas": [...]}}`, the fetch hook applied; an
+  /// empty map (logged) if the tracker does not answer within `timeout`.
+  /// From an actor, request it instead (the reply is a JSON object
+  /// payload):
+  ///
+  ///   self->request(ep.presence_shard(topic), 5s, fenix::list_atom::value,
+  ///                 topic).then([](const fenix::payload& list) { ... });
+  void presence_list(
+    const std::string& topic, std::function<void(json::object)> cb,
+    std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+
+  /// The presence tracker shard of `topic` (see presence_tracker.hpp).
+  const caf::actor& presence_shard(const std::string& topic) const;
 
   caf::actor_system& system();
   const fenix::pubsub& pubsub() const;

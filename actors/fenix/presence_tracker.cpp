@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <iostream>
 #include <map>
 #include <random>
 #include <unistd.h>
@@ -15,9 +14,28 @@
 #include "fenix/presence/state.hpp"
 #include "fenix/protocol/json.hpp"
 #include "fenix/pubsub.hpp"
+#include "fenix/socket/topic_pattern.hpp"
 #include "fenix/types.hpp"
 
 namespace fenix {
+
+// The fetch hooks of a tracker, filled before it serves (like pubsub's
+// history table), read by its shards.
+struct presence_fetch_table {
+  std::vector<std::pair<socket::topic_pattern, presence_fetch_fn>> patterns;
+
+  /// The first hook whose pattern matches `topic`, or nullptr.
+  const presence_fetch_fn* find(const std::string& topic) const {
+    for (auto& [pattern, fn] : patterns)
+      if (pattern.matches(topic))
+        return &fn;
+    return nullptr;
+  }
+
+  /// Runs `fn` on `presences`; a throw leaves them as they were (logged).
+  static void apply(const presence_fetch_fn& fn, const std::string& topic,
+                    json::object& presences);
+};
 
 struct presence_tracker::counters {
   std::atomic<std::int64_t> entries{0};
@@ -67,12 +85,12 @@ bool meta_ok(const payload& p, const std::string& key,
       return true;
     }
   } catch (const std::domain_error& e) {
-    std::cerr << "fenix: presence: meta of " << key << " on " << topic
-              << " refused: " << e.what() << '\n';
+    log::limited(log_level::warning, "presence meta", "presence: meta of ", key,
+                 " on ", topic, " refused: ", e.what());
     return false;
   }
-  std::cerr << "fenix: presence: meta of " << key << " on " << topic
-            << " is not a JSON object\n";
+  log::limited(log_level::warning, "presence meta", "presence: meta of ", key,
+               " on ", topic, " is not a JSON object");
   return false;
 }
 
@@ -129,7 +147,8 @@ presence::changes net_changes(presence::changes cs) {
   return out;
 }
 
-void flush(tracker_actor* self, const std::string& topic) {
+void flush(tracker_actor* self, const std::string& topic,
+           const presence_fetch_table& fetch) {
   auto& st = self->state;
   auto i = st.pending.find(topic);
   if (i == st.pending.end())
@@ -137,6 +156,10 @@ void flush(tracker_actor* self, const std::string& topic) {
   auto cs = net_changes(std::move(i->second.changes));
   st.pending.erase(i);
   for (auto& [t, diff] : presence::render_diffs(cs)) {
+    if (auto* hook = fetch.find(t))
+      for (auto* half : {"joins", "leaves"})
+        if (auto& map = diff[half].as_object(); !map.empty())
+          presence_fetch_table::apply(*hook, t, map);
     st.counters->diffs.fetch_add(1, std::memory_order_relaxed);
     st.ps->local_broadcast(t, "presence_diff", payload{std::move(diff)});
   }
@@ -156,7 +179,17 @@ struct state_pushes {
   };
   std::map<std::string, std::shared_ptr<const std::string>> rendered;
   std::map<std::string, std::vector<waiter>> waiting;
+  std::shared_ptr<const presence_fetch_table> fetch;
 };
+
+// The topic's presence map as a tree, the fetch hook applied.
+json::object listed(tracker_actor* self, const presence_fetch_table& fetch,
+                    const std::string& topic) {
+  auto out = presence::render_presences(self->state.crdt->list(topic));
+  if (auto* hook = fetch.find(topic))
+    presence_fetch_table::apply(*hook, topic, out);
+  return out;
+}
 
 // The topic's presence map as JSON text, rendered at most once per window.
 std::shared_ptr<const std::string> rendered_state(tracker_actor* self,
@@ -166,7 +199,9 @@ std::shared_ptr<const std::string> rendered_state(tracker_actor* self,
     return i->second;
   auto& st = self->state;
   auto text = std::make_shared<const std::string>(
-    presence::render_presences_text(st.crdt->list(topic)));
+    sp.fetch->find(topic)
+      ? json::serialize(listed(self, *sp.fetch, topic))
+      : presence::render_presences_text(st.crdt->list(topic)));
   st.counters->renders.fetch_add(1, std::memory_order_relaxed);
   if (st.sizes.count(topic) > 0)  // nothing kept for empty topics
     sp.rendered.emplace(topic, text);
@@ -220,7 +255,8 @@ void watch(tracker_actor* self, const caf::actor& owner) {
 caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
                          std::uint32_t index, const pubsub* ps,
                          std::chrono::milliseconds window,
-                         std::shared_ptr<presence_tracker::counters> c) {
+                         std::shared_ptr<presence_tracker::counters> c,
+                         std::shared_ptr<const presence_fetch_table> fetch) {
   auto& st = self->state;
   st.index = index;
   st.crdt = std::make_unique<presence::state>(std::move(me));
@@ -228,6 +264,7 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
   st.window = window;
   st.counters = std::move(c);
   auto states = std::make_shared<state_pushes>();
+  states->fetch = fetch;
   self->set_down_handler([self](caf::down_msg& dm) {
     auto id = dm.source.id();
     self->state.monitored.erase(id);
@@ -276,14 +313,14 @@ caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
       record(self, self->state.crdt->untrack_all(owner.id()));
     },
     [=](list_atom, const std::string& topic) -> payload {
-      return payload{presence::render_presences(self->state.crdt->list(topic))};
+      return payload{listed(self, *fetch, topic)};
     },
     [=](list_atom, const std::string& topic,
         presence_push& how) -> caf::result<frame> {
       return request_state(self, *states, topic, std::move(how));
     },
     [=](flush_atom, const std::string& topic) {
-      flush(self, topic);  // the window's diff first, then the states
+      flush(self, topic, *fetch);  // the window's diff first, then the states
       states->rendered.erase(topic);
       push_states(self, *states, topic);
     },
@@ -314,7 +351,8 @@ presence_tracker::presence_tracker(caf::actor_system& sys, const pubsub& ps,
                                    std::size_t shards,
                                    std::chrono::milliseconds window,
                                    std::string node_name)
-  : counters_(std::make_shared<counters>()) {
+  : counters_(std::make_shared<counters>()),
+    fetch_(std::make_shared<presence_fetch_table>()) {
   // Start time in us; strictly increasing within the process, so that two
   // trackers (e.g. two nodes in one test process) never share a replica.
   static std::atomic<std::uint64_t> last{0};
@@ -335,9 +373,9 @@ presence_tracker::presence_tracker(caf::actor_system& sys, const pubsub& ps,
   }
   replica_.node = std::move(node_name);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, shards); ++i)
-    shards_.push_back(sys.spawn(tracker_fn, replica_,
-                                static_cast<std::uint32_t>(i), &ps, window,
-                                counters_));
+    shards_.push_back(sys.spawn(
+      tracker_fn, replica_, static_cast<std::uint32_t>(i), &ps, window,
+      counters_, std::shared_ptr<const presence_fetch_table>{fetch_}));
 }
 
 presence_tracker::~presence_tracker() {
@@ -368,6 +406,32 @@ void presence_tracker::shutdown() {
   for (auto& s : shards_)
     caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
   shards_.clear();
+}
+
+}  // namespace fenix
+
+// -- fetch hooks -------------------------------------------------------------------
+
+namespace fenix {
+
+void presence_tracker::fetch(std::string pattern, presence_fetch_fn fn) {
+  fetch_->patterns.emplace_back(socket::topic_pattern{std::move(pattern)},
+                                std::move(fn));
+}
+
+void presence_fetch_table::apply(const presence_fetch_fn& fn,
+                                 const std::string& topic,
+                                 json::object& presences) {
+  // On a copy: a hook that throws halfway leaves the map as it was.
+  auto copy = presences;
+  try {
+    fn(topic, copy);
+  } catch (const std::exception& e) {
+    log::limited(log_level::error, "presence fetch", "presence: fetch hook ",
+                 "for ", topic, " threw: ", e.what());
+    return;
+  }
+  presences = std::move(copy);
 }
 
 }  // namespace fenix
