@@ -334,6 +334,7 @@ caf::behavior channel::make_behavior() {
       rp.deliver(true);  // the socket waits for this on a duplicate join
     },
     [this](sys_out_atom, const broadcast_ptr& b) { handle_out(b); },
+    [this](broadcast_atom, const broadcast_ptr& b) { handle_subscribed(b); },
   };
   return framework;
 }

@@ -27,6 +27,11 @@
 /// - `(out_atom, event, payload)` for broadcasts of intercepted events
 ///   (see intercept()); without such a handler they are pushed unchanged.
 /// - `(terminate_atom, close_reason)`, once, before the actor exits.
+/// - `(broadcast_atom, topic, event, payload)` for broadcasts of a topic
+///   the channel subscribed to with subscribe() (Phoenix "subscribing to
+///   external topics": handle_info on a %Broadcast{}); nothing reaches the
+///   client unless the handler pushes it. Without such a handler they are
+///   dropped with a (rate-limited) warning, as Phoenix logs them.
 /// - any other message (handle_info), e.g. timers or app actors' replies.
 ///
 /// With types (docs/phoenix-to-fenix.md, examples/tour.cpp):
@@ -46,6 +51,7 @@
 /// the connection closing ends it with close_reason::closed.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -242,6 +248,25 @@ public:
   /// `(out_atom, event, payload)` handler. Call it in the join handler.
   void intercept(std::vector<std::string> events);
 
+  // -- subscriptions to other topics (channel_subscribe.cpp) -----------------
+
+  /// Subscribes this channel to `topic` (Endpoint.subscribe in a Phoenix
+  /// channel): its broadcasts, local or from other nodes, arrive as
+  /// `(broadcast_atom, topic, event, payload)` (see the top); the client
+  /// sees only what the handler pushes. Broadcasts published after this
+  /// call by this channel, or by anyone after the join reply, arrive. The
+  /// subscription ends with unsubscribe() or the channel. The channel's own
+  /// topic is refused (logged): its broadcasts already reach the client.
+  void subscribe(const std::string& topic);
+
+  /// Ends a subscribe(); no broadcast of `topic` is handled after it.
+  void unsubscribe(const std::string& topic);
+
+  /// The topics subscribe() added, in order.
+  const std::vector<std::string>& subscriptions() const {
+    return subscriptions_;
+  }
+
   // -- presence ---------------------------------------------------------------
 
   /// Tracks this channel under `key` on its topic; `phx_ref` is added to
@@ -262,6 +287,15 @@ public:
   /// Pushes `presence_state` with the topic's presence list. Call it after
   /// every join (the JS Presence helper needs a fresh state per join).
   void push_presence_state();
+
+  /// Phoenix `Presence.list(topic)`, asynchronously (presence_list.cpp):
+  /// `cb` runs later in this channel (it may use `self`) with the map
+  /// `{key: {"metas": [...]}}` of `topic` (any topic, this one or
+  /// another), the fetch hook applied (presence_fetch.hpp). It gets an
+  /// empty map (logged) if the tracker does not answer within `timeout`.
+  void
+  presence_list(const std::string& topic, std::function<void(json::object)> cb,
+                std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
   // -- deferred join ---------------------------------------------------------
 
@@ -334,6 +368,9 @@ private:
   bool tracked_ = false;       // has presence entries to drop on exit
   bool in_event_ = false;      // handling a client event
   bool stop_pending_ = false;  // stop() called meanwhile: after the reply
+  // -- subscriptions (channel_subscribe.cpp) --
+  void handle_subscribed(const broadcast_ptr& b);
+  std::vector<std::string> subscriptions_;
 };
 
 /// A channel with typed state, like CAF's stateful_actor: `self->state`

@@ -36,6 +36,7 @@
 
 #include "fenix/channel.hpp"
 #include "fenix/fault_injection.hpp"
+#include "fenix/presence_fetch.hpp"
 #include "fenix/pubsub.hpp"
 #include "fenix/supervisor.hpp"
 #include "fenix/types.hpp"
@@ -318,6 +319,28 @@ public:
 
   /// True once the supervisor gave up (run() then returns 1).
   bool failed() const;
+
+  // -- presence (presence_list.cpp) ------------------------------------------
+
+  /// Phoenix Presence `fetch/2` for topics matching `pattern`: see
+  /// presence_fetch.hpp. Register before start().
+  void presence_fetch(std::string pattern, presence_fetch_fn fn);
+
+  /// Phoenix `Presence.list(topic)` from outside a channel, from any
+  /// thread, never blocking: `cb` runs later on a CAF worker with the
+  /// topic's map `{key: {"metas": [...]}}`, the fetch hook applied; an
+  /// empty map (logged) if the tracker does not answer within `timeout`.
+  /// From an actor, request it instead (the reply is a JSON object
+  /// payload):
+  ///
+  ///   self->request(ep.presence_shard(topic), 5s, fenix::list_atom::value,
+  ///                 topic).then([](const fenix::payload& list) { ... });
+  void presence_list(
+    const std::string& topic, std::function<void(json::object)> cb,
+    std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+
+  /// The presence tracker shard of `topic` (see presence_tracker.hpp).
+  caf::actor presence_shard(const std::string& topic) const;
 
   caf::actor_system& system();
   const fenix::pubsub& pubsub() const;

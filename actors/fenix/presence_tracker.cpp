@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <iostream>
 #include <map>
 #include <random>
 #include <unistd.h>
@@ -16,9 +15,28 @@
 #include "fenix/presence/state.hpp"
 #include "fenix/protocol/json.hpp"
 #include "fenix/pubsub.hpp"
+#include "fenix/socket/topic_pattern.hpp"
 #include "fenix/types.hpp"
 
 namespace fenix {
+
+// The fetch hooks of a tracker, filled before it serves (like pubsub's
+// history table), read by its shards.
+struct presence_fetch_table {
+  std::vector<std::pair<socket::topic_pattern, presence_fetch_fn>> patterns;
+
+  /// The first hook whose pattern matches `topic`, or nullptr.
+  const presence_fetch_fn* find(const std::string& topic) const {
+    for (auto& [pattern, fn] : patterns)
+      if (pattern.matches(topic))
+        return &fn;
+    return nullptr;
+  }
+
+  /// Runs `fn` on `presences`; a throw leaves them as they were (logged).
+  static void apply(const presence_fetch_fn& fn, const std::string& topic,
+                    json::object& presences);
+};
 
 struct presence_tracker::counters {
   explicit counters(std::size_t shards)
@@ -73,12 +91,12 @@ bool meta_ok(const payload& p, const std::string& key,
       return true;
     }
   } catch (const std::domain_error& e) {
-    std::cerr << "fenix: presence: meta of " << key << " on " << topic
-              << " refused: " << e.what() << '\n';
+    log::limited(log_level::warning, "presence meta", "presence: meta of ", key,
+                 " on ", topic, " refused: ", e.what());
     return false;
   }
-  std::cerr << "fenix: presence: meta of " << key << " on " << topic
-            << " is not a JSON object\n";
+  log::limited(log_level::warning, "presence meta", "presence: meta of ", key,
+               " on ", topic, " is not a JSON object");
   return false;
 }
 
@@ -135,7 +153,8 @@ presence::changes net_changes(presence::changes cs) {
   return out;
 }
 
-void flush(tracker_actor* self, const std::string& topic) {
+void flush(tracker_actor* self, const std::string& topic,
+           const presence_fetch_table& fetch) {
   auto& st = self->state;
   auto i = st.pending.find(topic);
   if (i == st.pending.end())
@@ -143,6 +162,10 @@ void flush(tracker_actor* self, const std::string& topic) {
   auto cs = net_changes(std::move(i->second.changes));
   st.pending.erase(i);
   for (auto& [t, diff] : presence::render_diffs(cs)) {
+    if (auto* hook = fetch.find(t))
+      for (auto* half : {"joins", "leaves"})
+        if (auto& map = diff[half].as_object(); !map.empty())
+          presence_fetch_table::apply(*hook, t, map);
     st.counters->diffs.fetch_add(1, std::memory_order_relaxed);
     st.ps->local_broadcast(t, "presence_diff", payload{std::move(diff)});
   }
@@ -162,7 +185,17 @@ struct state_pushes {
   };
   std::map<std::string, std::shared_ptr<const std::string>> rendered;
   std::map<std::string, std::vector<waiter>> waiting;
+  std::shared_ptr<const presence_fetch_table> fetch;
 };
+
+// The topic's presence map as a tree, the fetch hook applied.
+json::object listed(tracker_actor* self, const presence_fetch_table& fetch,
+                    const std::string& topic) {
+  auto out = presence::render_presences(self->state.crdt->list(topic));
+  if (auto* hook = fetch.find(topic))
+    presence_fetch_table::apply(*hook, topic, out);
+  return out;
+}
 
 // The topic's presence map as JSON text, rendered at most once per window.
 std::shared_ptr<const std::string> rendered_state(tracker_actor* self,
@@ -172,7 +205,9 @@ std::shared_ptr<const std::string> rendered_state(tracker_actor* self,
     return i->second;
   auto& st = self->state;
   auto text = std::make_shared<const std::string>(
-    presence::render_presences_text(st.crdt->list(topic)));
+    sp.fetch->find(topic)
+      ? json::serialize(listed(self, *sp.fetch, topic))
+      : presence::render_presences_text(st.crdt->list(topic)));
   st.counters->renders.fetch_add(1, std::memory_order_relaxed);
   if (st.sizes.count(topic) > 0)  // nothing kept for empty topics
     sp.rendered.emplace(topic, text);
@@ -309,14 +344,14 @@ caf::message_handler local_handlers(tracker_actor* self,
       record(self, self->state.crdt->untrack_all(owner.id()));
     },
     [=](list_atom, const std::string& topic) -> payload {
-      return payload{presence::render_presences(self->state.crdt->list(topic))};
+      return payload{listed(self, *states->fetch, topic)};
     },
     [=](list_atom, const std::string& topic,
         presence_push& how) -> caf::result<frame> {
       return request_state(self, *states, topic, std::move(how));
     },
     [=](flush_atom, const std::string& topic) {
-      flush(self, topic);  // the window's diff first, then the states
+      flush(self, topic, *states->fetch);  // the window's diff, then states
       states->rendered.erase(topic);
       push_states(self, *states, topic);
     },
@@ -349,9 +384,11 @@ caf::message_handler cluster_handlers(tracker_actor* self) {
 caf::behavior tracker_fn(tracker_actor* self, presence::replica_id me,
                          std::uint32_t index, const pubsub* ps,
                          std::chrono::milliseconds window,
-                         std::shared_ptr<presence_tracker::counters> c) {
+                         std::shared_ptr<presence_tracker::counters> c,
+                         std::shared_ptr<const presence_fetch_table> fetch) {
   init_shard(self, std::move(me), index, ps, window, std::move(c));
   auto states = std::make_shared<state_pushes>();
+  states->fetch = std::move(fetch);
   return local_handlers(self, std::move(states))
     .or_else(cluster_handlers(self));
 }
@@ -363,7 +400,8 @@ presence_tracker::presence_tracker(caf::actor_system& sys, const pubsub& ps,
                                    std::chrono::milliseconds window,
                                    std::string node_name, supervisor* sup,
                                    std::shared_ptr<fault_injector> faults)
-  : counters_(std::make_shared<counters>(std::max<std::size_t>(1, shards))) {
+  : counters_(std::make_shared<counters>(std::max<std::size_t>(1, shards))),
+    fetch_(std::make_shared<presence_fetch_table>()) {
   // Start time in us; strictly increasing within the process, so that two
   // trackers (e.g. two nodes in one test process) never share a replica.
   static std::atomic<std::uint64_t> last{0};
@@ -388,10 +426,12 @@ presence_tracker::presence_tracker(caf::actor_system& sys, const pubsub& ps,
       std::make_unique<supervisor>(sys, supervisor_options{}, "fenix.presence");
     sup = own_sup_.get();
   }
-  auto start = [r = replica_, ps = &ps, window,
-                c = counters_](caf::actor_system& s, std::size_t i) {
+  auto start = [r = replica_, ps = &ps, window, c = counters_,
+                f = std::shared_ptr<const presence_fetch_table>{fetch_}](
+                 caf::actor_system& s, std::size_t i) {
     c->entries[i].store(0);  // a restart: the old shard's entries are gone
-    return s.spawn(tracker_fn, r, static_cast<std::uint32_t>(i), ps, window, c);
+    return s.spawn(tracker_fn, r, static_cast<std::uint32_t>(i), ps, window, c,
+                   f);
   };
   shards_ = std::make_unique<detail::sharded>(
     *sup, "fenix.presence", counters_->shards, start, std::move(faults));
@@ -427,6 +467,32 @@ std::uint64_t presence_tracker::states_rendered() const {
 void presence_tracker::shutdown() {
   if (shards_)
     shards_->stop();
+}
+
+}  // namespace fenix
+
+// -- fetch hooks -------------------------------------------------------------------
+
+namespace fenix {
+
+void presence_tracker::fetch(std::string pattern, presence_fetch_fn fn) {
+  fetch_->patterns.emplace_back(socket::topic_pattern{std::move(pattern)},
+                                std::move(fn));
+}
+
+void presence_fetch_table::apply(const presence_fetch_fn& fn,
+                                 const std::string& topic,
+                                 json::object& presences) {
+  // On a copy: a hook that throws halfway leaves the map as it was.
+  auto copy = presences;
+  try {
+    fn(topic, copy);
+  } catch (const std::exception& e) {
+    log::limited(log_level::error, "presence fetch", "presence: fetch hook ",
+                 "for ", topic, " threw: ", e.what());
+    return;
+  }
+  presences = std::move(copy);
 }
 
 }  // namespace fenix

@@ -56,6 +56,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 
 #include "fenix/presence/clock.hpp"
+#include "fenix/presence_fetch.hpp"
 #include "fenix/types.hpp"
 
 namespace fenix {
@@ -113,6 +114,13 @@ public:
 
   void shutdown();
 
+  // -- fetch hooks (presence_fetch.hpp) ---------------------------------------
+
+  /// Registers Phoenix's fetch/2 for topics matching `pattern` ("room:*"
+  /// or exact; the first match wins). Call before anything is tracked
+  /// (endpoint::presence_fetch, before start()).
+  void fetch(std::string pattern, presence_fetch_fn fn);
+
   struct counters;  // internal
 
 private:
@@ -120,6 +128,7 @@ private:
   std::shared_ptr<counters> counters_;
   std::unique_ptr<supervisor> own_sup_;  // before shards_: outlives them
   std::unique_ptr<detail::sharded> shards_;
+  std::shared_ptr<presence_fetch_table> fetch_;
 };
 
 }  // namespace fenix

@@ -19,7 +19,9 @@
 //
 // Connect params: user=NAME (assigns.user), id=ID (socket id
 // "users_socket:ID"), reject=1 (403) or reject=429 (429).
-// Topics: room:* (see room() below), bench:* (echo + broadcast).
+// Topics: room:* (see room() below), bench:* (echo + broadcast), feed:NAME
+// (subscribes to room:NAME and pushes each of its broadcasts as "relay"
+// {topic, event, payload}; "who" replies with room:NAME's presence list).
 // HTTP: POST /broadcast?topic=T&event=E with a JSON body broadcasts it from
 // the endpoint; GET /stats returns counters (actors, channels, ...).
 // With --fault-injection true: GET /shard?kind=pubsub|presence&topic=T names
@@ -137,6 +139,41 @@ caf::behavior bench(fenix::channel* self) {
         return fenix::reply::none();
       }
       return fenix::reply::ok(p);  // echo
+    },
+  };
+}
+
+// A channel listening to another topic (channel::subscribe).
+caf::behavior feed(fenix::channel* self) {
+  auto room = std::make_shared<std::string>();
+  return {
+    [=](fenix::join_atom, const std::string& topic, const fenix::payload&) {
+      *room = "room:" + topic.substr(5);
+      self->subscribe(*room);
+      return fenix::join_result::ok();
+    },
+    [=](fenix::in_atom, const std::string& event,
+        const fenix::payload&) -> fenix::reply {
+      if (event == "unsubscribe") {
+        self->unsubscribe(*room);
+        return fenix::reply::ok();
+      }
+      if (event == "who") {
+        auto ref = self->socket_ref();
+        self->presence_list(*room, [=](json::object list) {
+          self->reply(ref, fenix::reply::ok(std::move(list)));
+        });
+        return fenix::reply::none();
+      }
+      return fenix::reply::error(json_object{{"reason", "unknown event"}});
+    },
+    [=](fenix::broadcast_atom, const std::string& topic,
+        const std::string& event, const fenix::payload& p) {
+      if (p.is_binary())
+        return;
+      self->push(
+        "relay",
+        json_object{{"topic", topic}, {"event", event}, {"payload", p.json()}});
     },
   };
 }
@@ -265,6 +302,7 @@ int main(int argc, char** argv) {
   ep.on_connect(connect);
   ep.channel("room:*", room);
   ep.channel("bench:*", bench);
+  ep.channel("feed:*", feed);
   ep.route("POST", "/broadcast", [&](const fenix::transport::http_request& r) {
     json::error_code ec;
     auto body = json::parse(r.body, ec);

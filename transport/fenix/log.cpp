@@ -21,6 +21,8 @@ struct logger_state {
   std::mutex mtx;  // guards sink and buckets; held while the sink runs
   log_sink sink;
   std::map<std::string, bucket, std::less<>> buckets;
+  int burst = log::limited_burst;
+  std::chrono::steady_clock::duration interval = log::limited_interval;
 };
 
 logger_state& state() {
@@ -96,6 +98,14 @@ void set_sink(log_sink sink) {
   st.sink = std::move(sink);
 }
 
+void set_limits(int burst, std::chrono::milliseconds interval) {
+  auto& st = state();
+  std::lock_guard<std::mutex> guard{st.mtx};
+  st.burst = burst;
+  st.interval = interval;
+  st.buckets.clear();
+}
+
 void write(log_level lv, std::string_view message) {
   if (!enabled(lv))
     return;
@@ -112,11 +122,13 @@ bool admit_limited(log_level lv, std::string_view category) {
   if (i == st.buckets.end()) {
     if (st.buckets.size() >= max_categories)
       category = "(other)";
-    i = st.buckets.try_emplace(std::string{category}).first;
-    i->second.window_start = now;
+    auto [j, fresh] = st.buckets.try_emplace(std::string{category});
+    if (fresh)  // "(other)" keeps its window: it must expire as any other
+      j->second.window_start = now;
+    i = j;
   }
   auto& b = i->second;
-  if (now - b.window_start >= limited_interval) {
+  if (now - b.window_start >= st.interval) {
     if (b.suppressed > 0)
       emit(st, lv,
            concat(b.suppressed, " similar \"", i->first,
@@ -127,7 +139,7 @@ bool admit_limited(log_level lv, std::string_view category) {
                   " s"));
     b = bucket{now, 0, 0};
   }
-  if (b.used < limited_burst) {
+  if (b.used < st.burst) {
     ++b.used;
     return true;
   }

@@ -16,7 +16,8 @@
 /// connect) go through `limited`: per category, at most
 /// `limited_burst` (5) lines every `limited_interval` (10 s); the rest are
 /// counted and reported in one "N similar messages suppressed" line when
-/// the category may speak again. So a client cannot flood the log.
+/// the category may speak again. So a client cannot flood the log. Both
+/// bounds can be changed with set_limits.
 #pragma once
 
 #include <chrono>
@@ -49,6 +50,11 @@ bool enabled(log_level lv);
 
 /// Replaces the sink; an empty function restores the stderr sink.
 void set_sink(log_sink sink);
+
+/// Sets the rate limit of `limited`: at most `burst` lines per category
+/// every `interval` (defaults: limited_burst, limited_interval), and
+/// starts every category afresh (suppression counts are dropped).
+void set_limits(int burst, std::chrono::milliseconds interval);
 
 /// Writes one message (no trailing newline needed).
 void write(log_level lv, std::string_view message);

@@ -10,6 +10,7 @@
 // ws_client can be destroyed at any time.
 
 #include "fenix/client/client.hpp"
+#include "fenix/log.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -73,7 +74,7 @@ client_context::client_context(std::size_t threads)
           ctx->ioc.run();
           return;
         } catch (const std::exception& e) {
-          std::fprintf(stderr, "fenix client: callback threw: %s\n", e.what());
+          fenix::log::error("client: callback threw: ", e.what());
         }
       }
     });
@@ -81,10 +82,8 @@ client_context::client_context(std::size_t threads)
 
 client_context::~client_context() {
   if (auto n = impl_->live_clients.load(); n != 0) {
-    std::fprintf(stderr,
-                 "fenix client: client_context destroyed before %zu "
-                 "ws_client(s); destroy clients first\n",
-                 n);
+    fenix::log::error("client: client_context destroyed before ", n,
+                      " ws_client(s); destroy clients first");
     std::abort();
   }
   impl_->work.reset();
