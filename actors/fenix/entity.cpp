@@ -45,9 +45,7 @@ entity::entity(caf::actor_config& cfg, std::string key, fn_type fn,
   : caf::event_based_actor(cfg),
     key_(std::move(key)),
     fn_(std::move(fn)),
-    shared_(std::move(shared)) {
-  ++shared_->active;
-}
+    shared_(std::move(shared)) {}
 
 bool entity::owned() const {
   return shared_->leased(std::chrono::steady_clock::now());
@@ -55,13 +53,6 @@ bool entity::owned() const {
 
 caf::behavior entity::make_behavior() {
   return fn_(this);
-}
-
-void entity::on_exit() {
-  if (!exited_) {
-    exited_ = true;
-    --shared_->active;
-  }
 }
 
 // -- entities -----------------------------------------------------------------

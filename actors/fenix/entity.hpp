@@ -123,13 +123,11 @@ public:
   bool owned() const;
 
   caf::behavior make_behavior() override;
-  void on_exit() override;
 
 private:
   std::string key_;
   fn_type fn_;
   std::shared_ptr<detail::entity_shared> shared_;
-  bool exited_ = false;
 };
 
 /// What users register per kind: a function building the behavior.
@@ -177,7 +175,8 @@ public:
   /// Activations on this node since start.
   std::uint64_t activations() const;
 
-  /// Entities running on this node now.
+  /// Entities running on this node now: activated and not yet seen to
+  /// exit by the router (0 means the router routes to none of them).
   std::uint64_t active() const;
 
 private:

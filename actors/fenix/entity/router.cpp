@@ -121,7 +121,7 @@ void stand_down(router_actor* self, const std::string& key) {
   auto i = st.active.find(key);
   if (i == st.active.end())
     return;
-  st.keys.erase(i->second.actor.address());
+  // Routing stops now; it counts as active until its down message comes.
   self->send_exit(i->second.actor, caf::exit_reason::user_shutdown);
   st.active.erase(i);
 }
@@ -180,6 +180,7 @@ void activate(router_actor* self, const std::string& key) {
   st.keys[a.address()] = key;
   st.active[key] = slot{a, clock_type::now()};
   ++st.sh->activations;
+  ++st.sh->active;
   flush(self, key);
 }
 
@@ -327,8 +328,12 @@ caf::behavior router_fn(router_actor* self, entity_options opts,
     auto i = st.keys.find(dm.source);
     if (i == st.keys.end())
       return;
-    st.active.erase(i->second);
+    // A crash: stop routing to it (a stood-down one is routed to no more).
+    auto a = st.active.find(i->second);
+    if (a != st.active.end() && a->second.actor.address() == dm.source)
+      st.active.erase(a);
     st.keys.erase(i);
+    --st.sh->active;
   });
   // An exit sent to the router (entities' destructor) stops it: entities
   // first, then every waiting caller gets `stopped`.
