@@ -176,7 +176,7 @@ void channel::complete_join(const join_result& r) {
   // precedes every broadcast, and no broadcast after the join is missed.
   // Pushes wait (pending_) until the shard has done so.
   fenix::subscriber me{caf::actor_cast<caf::actor>(this), init_->conn,
-                       init_->ser, intercepts_};
+                       init_->ser, intercepts_, true};
   auto& ps = *init_->ctx->ps;
   auto joined = [this, rp](bool) mutable {
     joined_ = true;

@@ -33,7 +33,7 @@ void channel::subscribe(const std::string& t) {
   auto& ps = *init_->ctx->ps;
   send(ps.shard(t), subscribe_atom::value, t,
        fenix::subscriber{caf::actor_cast<caf::actor>(this), nullptr, nullptr,
-                         nullptr});
+                         nullptr, true});
 }
 
 void channel::unsubscribe(const std::string& t) {

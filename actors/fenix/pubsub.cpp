@@ -256,7 +256,7 @@ void add_subscription(shard_actor* self, const std::string& topic,
     return;
   if (topics.empty()) {
     self->monitor(s.handle);
-    if (s.conn)  // a channel: it dies with this shard (see pubsub.hpp)
+    if (s.linked)  // a channel: it dies with this shard (see pubsub.hpp)
       self->link_to(s.handle);
   }
   topics.push_back(topic);

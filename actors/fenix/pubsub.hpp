@@ -11,7 +11,8 @@
 /// Supervision (supervisor.hpp): the shards are children "fenix.pubsub/N"
 /// of the given supervisor (the endpoint's; without one, of a private
 /// supervisor). A shard links to every channel subscribed through it
-/// (subscribers with a connection): when a shard dies, those channels die
+/// (`subscriber::linked`: its own topic and the topics it subscribe()d to):
+/// when a shard dies, those channels die
 /// with its reason (their clients get phx_error and rejoin), the shard
 /// restarts empty and every route (shard(), subscribe, broadcast) reaches
 /// the new one. Plain actors are only monitored.
@@ -71,6 +72,7 @@ struct subscriber {
   transport::connection_ptr conn;  // fastlane target; null for plain actors
   const serializer* ser = nullptr;
   std::shared_ptr<const std::vector<std::string>> intercepts;
+  bool linked = false;  // a channel's: it dies with the shard (see above)
 };
 
 /// History of the topics matching a pattern (pubsub::history,

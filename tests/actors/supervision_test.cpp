@@ -112,6 +112,21 @@ caf::behavior room(fenix::channel* self) {
   };
 }
 
+// "feed:X" joins and subscribes to the topic named in its params.
+caf::behavior feed(fenix::channel* self) {
+  return {
+    [=](fenix::join_atom, const std::string&, const fenix::payload& p) {
+      self->subscribe(json::value_to<std::string>(p.object().at("follow")));
+      return fenix::join_result::ok();
+    },
+    [=](fenix::in_atom, const std::string&, const fenix::payload&) {
+      return fenix::reply::ok();
+    },
+    [=](fenix::broadcast_atom, const std::string&, const std::string& event,
+        const fenix::payload& p) { self->push(event, p); },
+  };
+}
+
 struct kit_fixture : system_fixture {
   std::unique_ptr<fenix::testing::channel_case> tc;
 
@@ -121,6 +136,7 @@ struct kit_fixture : system_fixture {
     opts.pubsub_shards = 2;
     tc = std::make_unique<fenix::testing::channel_case>(*sys, opts);
     tc->channel("room:*", room);
+    tc->channel("feed:*", feed);
   }
 
   fenix::detail::endpoint_context& ctx() { return *tc->context(); }
@@ -270,6 +286,28 @@ TEST_CASE("a PubSub shard crash ends its channels with phx_error; rejoined "
   s->expect(shout_is(2));
   other->expect(shout_is(2));
   CHECK(f.ctx().ps->stats().subscriptions == 2);  // the dead shard's gone
+}
+
+TEST_CASE("a channel also dies with the shard of a topic it subscribed "
+          "to, not only with its own topic's",
+          "[actors][supervisor][pubsub]") {
+  kit_fixture f;
+  // A followed topic on the other shard than the channel's own.
+  auto& ps = *f.ctx().ps;
+  std::string follow;
+  for (int k = 0; follow.empty(); ++k)
+    if (ps.shard("news:" + std::to_string(k)) != ps.shard("feed:a"))
+      follow = "news:" + std::to_string(k);
+  auto s = f.tc->connect({{"user", "alice"}});
+  REQUIRE(s->join("feed:a", json_object{{"follow", follow}}).status == "ok");
+  // The join sent the subscription before its reply: it is in the shard's
+  // mailbox before this broadcast.
+  f.tc->broadcast(follow, "shout", json_object{{"n", 1}});
+  s->expect(shout_is(1));
+  auto old = ps.shard(follow);
+  auto name = shard_name("fenix.pubsub", ps.shards(), old);
+  REQUIRE(f.faults().crash(name));
+  s->expect(event_is("feed:a", "phx_error"));
 }
 
 TEST_CASE("a shard crash leaves the channels of other shards alone",
