@@ -99,8 +99,13 @@ void channel::stop() {
     stop_pending_ = true;
     return;
   }
-  init_->conn->send(
-    init_->ser->encode_control(init_->join_ref, topic(), "phx_close", {}));
+  // A joined channel's phx_close is written by the socket when it sees this
+  // exit: it forgets the topic in the same step, so an event the client
+  // sends after phx_close gets "unmatched topic" rather than reaching a
+  // dead channel.
+  if (!joined_)
+    init_->conn->send(
+      init_->ser->encode_control(init_->join_ref, topic(), "phx_close", {}));
   finish(close_reason::stopped);
 }
 

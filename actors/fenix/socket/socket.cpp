@@ -278,11 +278,17 @@ void on_channel_exit(socket_actor* self, const caf::exit_msg& em) {
     return;  // a refused join, or a replaced channel
   auto topic = i->second;
   auto j = st.channels.find(topic);
-  if (em.reason && j != st.channels.end()
-      && j->second.handle.address() == em.source)
-    st.conn->send(
-      ser(self).encode_control(j->second.join_ref, topic, "phx_error",
-                               json::object{{"reason", "channel_crash"}}));
+  if (j != st.channels.end() && j->second.handle.address() == em.source) {
+    // Still registered: the channel ended itself. A crash is phx_error; a
+    // normal exit is stop(), whose reply the channel already wrote.
+    if (em.reason)
+      st.conn->send(
+        ser(self).encode_control(j->second.join_ref, topic, "phx_error",
+                                 json::object{{"reason", "channel_crash"}}));
+    else
+      st.conn->send(
+        ser(self).encode_control(j->second.join_ref, topic, "phx_close", {}));
+  }
   forget(self, em.source);
 }
 
