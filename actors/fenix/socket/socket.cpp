@@ -278,17 +278,12 @@ void on_channel_exit(socket_actor* self, const caf::exit_msg& em) {
     return;  // a refused join, or a replaced channel
   auto topic = i->second;
   auto j = st.channels.find(topic);
-  if (j != st.channels.end() && j->second.handle.address() == em.source) {
-    // Still registered: the channel ended itself. A crash is phx_error; a
-    // normal exit is stop(), whose reply the channel already wrote.
-    if (em.reason)
-      st.conn->send(
-        ser(self).encode_control(j->second.join_ref, topic, "phx_error",
-                                 json::object{{"reason", "channel_crash"}}));
-    else
-      st.conn->send(
-        ser(self).encode_control(j->second.join_ref, topic, "phx_close", {}));
-  }
+  // Still registered: the channel ended itself. A crash is phx_error; a
+  // normal exit is stop(), whose reply the channel already wrote.
+  if (j != st.channels.end() && j->second.handle.address() == em.source)
+    st.conn->send(ser(self).encode_control(
+      j->second.join_ref, topic, em.reason ? "phx_error" : "phx_close",
+      em.reason ? json::object{{"reason", "channel_crash"}} : json::object{}));
   forget(self, em.source);
 }
 
